@@ -1,0 +1,42 @@
+"""Build of tinynet's compiled core: one C++ extension, its Cython directives set here once.
+
+Set ``TINYNET_DEBUG_BUILD=1`` when building to compile the core with bounds and wraparound
+checks on (slower; for running the test suite against out-of-bounds mistakes).
+"""
+
+import os
+import sys
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG_BUILD = os.environ.get("TINYNET_DEBUG_BUILD", "") not in ("", "0")
+
+compiler_directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG_BUILD,
+    "wraparound": DEBUG_BUILD,
+    "initializedcheck": DEBUG_BUILD,
+    "cdivision": True,
+    "embedsignature": True,
+}
+
+if sys.platform == "win32":
+    extra_compile_args = ["/O2", "/std:c++17"]
+else:
+    # -fno-math-errno: exp need not set errno, which lets the compiler vectorise around it.
+    # No -ffast-math: it would reorder the sums the reference's numbers depend on.
+    extra_compile_args = ["-O3", "-std=c++17", "-fno-math-errno"]
+
+extensions = [
+    Extension(
+        "tinynet._core",
+        sources=["tinynet/_core.pyx"],
+        include_dirs=["csrc"],
+        depends=["csrc/tinynet_kernels.hh", "tinynet/_kernels.pxd"],
+        language="c++",
+        extra_compile_args=extra_compile_args,
+    )
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives=compiler_directives))

@@ -1,0 +1,13 @@
+"""tinynet: the network of "A Neural Network in 11 lines of Python", compiled with Cython.
+
+>>> import numpy as np, tinynet
+>>> X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]])
+>>> net = tinynet.Network([3, 4, 1], seed=1).fit(X, [0, 1, 1, 0], epochs=60000)
+>>> net.predict(X).round(2).ravel().tolist()
+[0.0, 1.0, 1.0, 0.0]
+"""
+
+from tinynet.network import Network
+
+__all__ = ["Network", "__version__"]
+__version__ = "0.1.0"

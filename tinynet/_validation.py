@@ -1,0 +1,141 @@
+"""Checks and conversions at the public boundary, done before any compiled code runs.
+
+Every function raises a ``TypeError`` (wrong kind of value) or a ``ValueError`` (right kind,
+wrong value) whose message starts with the argument's name.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_layer_sizes(layers: Any) -> np.ndarray:
+    """``layers`` as an ``intp`` array of at least two positive layer sizes."""
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"layers must be a sequence of layer sizes such as [3, 4, 1], got {layers!r}"
+        )
+    sizes = [check_int(f"layers[{i}]", size, minimum=1) for i, size in enumerate(layers)]
+    if len(sizes) < 2:
+        raise ValueError(
+            f"layers needs at least two sizes (inputs and outputs), got {list(layers)!r}"
+        )
+    return np.array(sizes, dtype=np.intp)
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    """``dtype`` as ``float32`` or ``float64``."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from error
+    if resolved not in SUPPORTED_DTYPES:
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {resolved}")
+    return resolved
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    """``value``, which must be one of the strings in ``choices``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_int(name: str, value: Any, *, minimum: int) -> int:
+    """``value`` as an ``int`` of at least ``minimum`` (bools are not integers here)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_seed(seed: Any) -> int | None:
+    """``seed`` as ``None`` or an ``int`` that numpy's ``RandomState`` accepts."""
+    if seed is None:
+        return None
+    seed = check_int("seed", seed, minimum=0)
+    if seed >= 2**32:
+        raise ValueError(f"seed must be below 2**32, got {seed}")
+    return seed
+
+
+def check_positive_real(name: str, value: Any) -> float:
+    """``value`` as a finite, strictly positive Python ``float``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be finite and positive, got {value!r}")
+    return value
+
+
+def as_array(name: str, data: Any, dtype: np.dtype) -> np.ndarray:
+    """``data`` as a C-contiguous array of ``dtype``, of numbers that are all finite.
+
+    Booleans, integers and floats of any width are converted; strings, objects and complex
+    numbers are refused rather than silently cast.
+    """
+    try:
+        array = np.asarray(data)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be an array of numbers: {error}") from error
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {array.dtype}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape})")
+    with np.errstate(over="ignore"):
+        # A float64 too large for float32 becomes inf here and is reported just below.
+        converted = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(converted).all():
+        if np.isfinite(array).all():
+            raise ValueError(f"{name} holds values too large for {dtype}")
+        raise ValueError(f"{name} holds NaN or infinite values; every value must be finite")
+    return converted
+
+
+def as_inputs(
+    name: str, data: Any, dtype: np.dtype, n_features: int, *, allow_one_sample: bool
+) -> tuple[np.ndarray, bool]:
+    """Input rows as a 2-D ``(n_samples, n_features)`` array, and whether a single 1-D
+    sample was given (allowed only if ``allow_one_sample``)."""
+    array = as_array(name, data, dtype)
+    one_sample = array.ndim == 1 and allow_one_sample
+    if one_sample:
+        array = array.reshape(1, -1)
+    if array.ndim != 2:
+        expected = "1-D (one sample) or 2-D" if allow_one_sample else "2-D (samples x features)"
+        raise ValueError(f"{name} must be {expected}, got {array.ndim}-D shape {array.shape}")
+    if array.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {array.shape[1]} features per sample but the network's input layer "
+            f"has {n_features} units"
+        )
+    return array, one_sample
+
+
+def as_targets(name: str, data: Any, dtype: np.dtype, n_samples: int, n_outputs: int) -> np.ndarray:
+    """Targets as a 2-D ``(n_samples, n_outputs)`` array; 1-D is one output per sample."""
+    array = as_array(name, data, dtype)
+    if array.ndim == 1 and n_outputs == 1:
+        array = array.reshape(-1, 1)
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (samples x outputs), or 1-D for a network with one output; "
+            f"got {array.ndim}-D shape {array.shape}"
+        )
+    if array.shape != (n_samples, n_outputs):
+        raise ValueError(
+            f"{name} has shape {array.shape} but X has {n_samples} samples and the network "
+            f"{n_outputs} outputs, so it must be ({n_samples}, {n_outputs})"
+        )
+    return array
