@@ -25,8 +25,10 @@ if sys.platform == "win32":
     extra_compile_args = ["/O2", "/std:c++17"]
 else:
     # -fno-math-errno: exp need not set errno, which lets the compiler vectorise around it.
+    # -fno-wrapv undoes the -fwrapv in CPython's CFLAGS: with wrapping signed indices the
+    # compiler cannot simplify the kernels' small loops (measured: 1.4x slower on the XOR).
     # No -ffast-math: it would reorder the sums the reference's numbers depend on.
-    extra_compile_args = ["-O3", "-std=c++17", "-fno-math-errno"]
+    extra_compile_args = ["-O3", "-std=c++17", "-fno-math-errno", "-fno-wrapv"]
 
 extensions = [
     Extension(

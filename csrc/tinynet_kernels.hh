@@ -31,16 +31,38 @@ inline T sigmoid(T x) {
     return (x >= T(0) ? T(1) : z) / (T(1) + z);
 }
 
+// out = sigmoid(x), elementwise; out may be x.
+template <typename T>
+inline void sigmoid_all(const T* x, T* out, idx_t size) {
+    for (idx_t i = 0; i < size; ++i) out[i] = sigmoid(x[i]);
+}
+
 // The sigmoid's slope, from its output (the blog's nonlin(x, deriv=True)).
 template <typename T>
 inline T sigmoid_d(T out) {
     return out * (T(1) - out);
 }
 
+// Below this many output columns the matrix products keep each sum in a register; from it
+// on they sweep whole rows, which vectorises across the columns. Both forms add the terms of
+// every sum in index order, so they give identical results, whatever the sizes.
+const idx_t kRowSweepMinColumns = 8;
+
 // c__nj = a__nk . b__kj, each sum taken in index order over k.
 template <typename T>
 inline void dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_RESTRICT b__kj,
                 T* TINYNET_RESTRICT c__nj, idx_t n, idx_t k, idx_t j) {
+    if (j < kRowSweepMinColumns) {
+        for (idx_t r = 0; r < n; ++r) {
+            const T* a = a__nk + r * k;
+            for (idx_t q = 0; q < j; ++q) {
+                T sum = T(0);
+                for (idx_t p = 0; p < k; ++p) sum += a[p] * b__kj[p * j + q];
+                c__nj[r * j + q] = sum;
+            }
+        }
+        return;
+    }
     for (idx_t r = 0; r < n; ++r) {
         const T* a = a__nk + r * k;
         T* c = c__nj + r * j;
@@ -57,6 +79,16 @@ inline void dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_RESTRICT b__kj
 template <typename T>
 inline void transpose_dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_RESTRICT b__nj,
                           T* TINYNET_RESTRICT c__kj, idx_t n, idx_t k, idx_t j) {
+    if (j < kRowSweepMinColumns) {
+        for (idx_t p = 0; p < k; ++p) {
+            for (idx_t q = 0; q < j; ++q) {
+                T sum = T(0);
+                for (idx_t r = 0; r < n; ++r) sum += a__nk[r * k + p] * b__nj[r * j + q];
+                c__kj[p * j + q] = sum;
+            }
+        }
+        return;
+    }
     for (idx_t i = 0; i < k * j; ++i) c__kj[i] = T(0);
     for (idx_t r = 0; r < n; ++r) {
         const T* a = a__nk + r * k;
@@ -74,7 +106,7 @@ template <typename T>
 inline void forward_layer(const T* TINYNET_RESTRICT l_prev__nk, const T* TINYNET_RESTRICT syn__kj,
                           T* TINYNET_RESTRICT l__nj, idx_t n, idx_t k, idx_t j) {
     dot(l_prev__nk, syn__kj, l__nj, n, k, j);
-    for (idx_t i = 0; i < n * j; ++i) l__nj[i] = sigmoid(l__nj[i]);
+    sigmoid_all(l__nj, l__nj, n * j);
 }
 
 // The output layer's delta, (y - l) * sigmoid_d(l), with the two error sums the history

@@ -14,7 +14,14 @@ from libcpp.vector cimport vector
 
 import numpy as np
 
-from tinynet._kernels cimport forward_layer, hidden_delta, output_delta, transpose_dot, update
+from tinynet._kernels cimport (
+    forward_layer,
+    hidden_delta,
+    output_delta,
+    sigmoid_all,
+    transpose_dot,
+    update,
+)
 
 
 cdef void forward_pass(const floating* l0, const floating* params, floating** layers,
@@ -146,3 +153,14 @@ def forward(const floating[:, ::1] X, const floating[::1] params,
     with nogil:
         forward_pass(&X[0, 0], &params[0], layers.data(), &layer_sizes[0], &offsets[0],
                      n_synapses, n)
+
+
+# A thin twin of the elementwise kernel, for testing it against numpy.
+
+def sigmoid(const floating[::1] x, floating[::1] out):
+    """out = 1 / (1 + exp(-x)) elementwise."""
+    if out.shape[0] != x.shape[0]:
+        raise ValueError("x and out differ in length")
+    if x.shape[0] > 0:
+        with nogil:
+            sigmoid_all(&x[0], &out[0], x.shape[0])

@@ -2,6 +2,7 @@
 # Each is a template over the element type; Cython deduces it from the pointers passed.
 
 cdef extern from "tinynet_kernels.hh" namespace "tinynet" nogil:
+    void sigmoid_all[T](const T* x, T* out, Py_ssize_t size) noexcept
     void dot[T](const T* a__nk, const T* b__kj, T* c__nj,
                 Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
     void transpose_dot[T](const T* a__nk, const T* b__nj, T* c__kj,

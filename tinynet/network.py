@@ -57,11 +57,11 @@ class Network:
 
     Attributes
     ----------
-    history : dict of str to list of float
-        Per epoch of the last :meth:`fit`, from that epoch's forward pass (before its
-        update): ``"mae"``, the mean of ``|y - output|`` (the blog's "Error:"), and
-        ``"loss"``, the squared error ``0.5 * sum((y - output)**2)`` divided by the
-        number of samples.
+    history : dict of str to numpy.ndarray
+        One float64 value per epoch of the last :meth:`fit`, from that epoch's forward
+        pass (before its update): ``"mae"``, the mean of ``|y - output|`` (the blog's
+        "Error:"), and ``"loss"``, the squared error ``0.5 * sum((y - output)**2)``
+        divided by the number of samples.
 
     Examples
     --------
@@ -89,7 +89,7 @@ class Network:
         self._dtype = check_dtype(dtype)
         self._backend = check_choice("backend", backend, tuple(BACKENDS))
         self._params = initial_params(self._layer_sizes, check_seed(seed), self._dtype)
-        self.history: dict[str, list[float]] = {"loss": [], "mae": []}
+        self.history: dict[str, np.ndarray] = {"loss": np.empty(0), "mae": np.empty(0)}
 
     def __repr__(self) -> str:
         return (
@@ -187,7 +187,7 @@ class Network:
                 "scale the inputs. The network is unchanged."
             )
         self._params = params
-        self.history = {"loss": loss.tolist(), "mae": mae.tolist()}
+        self.history = {"loss": loss, "mae": mae}
         return self
 
     def predict(self, X: ArrayLike) -> np.ndarray:
