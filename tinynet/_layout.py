@@ -9,13 +9,14 @@ array operation, and lets the compiled core reach every synapse through one poin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
 
 def synapse_shapes(layer_sizes: Sequence[int]) -> list[tuple[int, int]]:
     """The shape ``(n_in, n_out)`` of each synapse, input side first."""
-    return [(int(k), int(j)) for k, j in zip(layer_sizes[:-1], layer_sizes[1:])]
+    return [(int(k), int(j)) for k, j in pairwise(layer_sizes)]
 
 
 def n_params(layer_sizes: Sequence[int]) -> int:

@@ -32,6 +32,8 @@ def check_layer_sizes(layers: Any) -> np.ndarray:
 
 def check_dtype(dtype: Any) -> np.dtype:
     """``dtype`` as ``float32`` or ``float64``."""
+    if dtype is None:
+        raise TypeError("dtype must be np.float32 or np.float64, got None")
     try:
         resolved = np.dtype(dtype)
     except TypeError as error:
@@ -95,7 +97,7 @@ def as_array(name: str, data: Any, dtype: np.dtype) -> np.ndarray:
         raise ValueError(f"{name} is empty (shape {array.shape})")
     with np.errstate(over="ignore"):
         # A float64 too large for float32 becomes inf here and is reported just below.
-        converted = np.ascontiguousarray(array, dtype=dtype)
+        converted = np.asarray(array, dtype=dtype, order="C")
     if not np.isfinite(converted).all():
         if np.isfinite(array).all():
             raise ValueError(f"{name} holds values too large for {dtype}")
@@ -123,7 +125,9 @@ def as_inputs(
     return array, one_sample
 
 
-def as_targets(name: str, data: Any, dtype: np.dtype, n_samples: int, n_outputs: int) -> np.ndarray:
+def as_targets(
+    name: str, data: Any, dtype: np.dtype, n_samples: int, n_outputs: int
+) -> np.ndarray:
     """Targets as a 2-D ``(n_samples, n_outputs)`` array; 1-D is one output per sample."""
     array = as_array(name, data, dtype)
     if array.ndim == 1 and n_outputs == 1:

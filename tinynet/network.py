@@ -131,7 +131,7 @@ class Network:
             raise ValueError(f"weights must be a list of {len(shapes)} arrays, got {len(weights)}")
         params = np.empty(n_params(self._layer_sizes), dtype=self._dtype)
         for i, (synapse, target, shape) in enumerate(
-            zip(weights, unpack(params, self._layer_sizes), shapes)
+            zip(weights, unpack(params, self._layer_sizes), shapes, strict=True)
         ):
             array = as_array(f"weights[{i}]", synapse, self._dtype)
             if array.shape != shape:
@@ -173,6 +173,10 @@ class Network:
         y = as_targets("y", y, self._dtype, X.shape[0], int(self._layer_sizes[-1]))
         epochs = check_int("epochs", epochs, minimum=1)
         learning_rate = check_positive_real("learning_rate", learning_rate)
+        if learning_rate > float(np.finfo(self._dtype).max):
+            raise ValueError(
+                f"learning_rate {learning_rate!r} is too large for {self._dtype} arithmetic"
+            )
 
         # Train a copy, so that a failed fit leaves the network as it was.
         params = self._params.copy()
@@ -210,4 +214,3 @@ class Network:
         out = np.empty((X.shape[0], int(self._layer_sizes[-1])), dtype=self._dtype)
         BACKENDS[self._backend].forward(X, self._params, self._layer_sizes, out)
         return out[0] if one_sample else out
-

@@ -51,24 +51,28 @@ def train(
     error per sample of epoch ``e``'s forward pass, taken before that epoch's update.
     """
     syn = unpack(params, layer_sizes)
-    for epoch in range(epochs):
-        l = forward_layers(X, syn)  # noqa: E741
+    # Silent like the compiled core: a diverging fit is reported by the caller, which checks
+    # the weights, and a saturated dot product is a valid input to the sigmoid.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch in range(epochs):
+            l = forward_layers(X, syn)  # noqa: E741
 
-        # how much did we miss?
-        l_error = y - l[-1]
-        mae[epoch] = np.mean(np.abs(l_error), dtype=np.float64)
-        loss[epoch] = 0.5 * np.sum(np.square(l_error, dtype=np.float64)) / len(X)
+            # how much did we miss?
+            l_error = y - l[-1]
+            mae[epoch] = np.mean(np.abs(l_error), dtype=np.float64)
+            loss[epoch] = 0.5 * np.sum(np.square(l_error, dtype=np.float64)) / len(X)
 
-        # each synapse sends its delta back, then takes its update (the blog's order)
-        l_delta = l_error * sigmoid_d(l[-1])
-        for i in reversed(range(len(syn))):
-            l_prev_delta = l_delta.dot(syn[i].T) * sigmoid_d(l[i]) if i > 0 else None
-            syn[i] += learning_rate * l[i].T.dot(l_delta)
-            l_delta = l_prev_delta
+            # each synapse sends its delta back, then takes its update (the blog's order)
+            l_delta = l_error * sigmoid_d(l[-1])
+            for i in reversed(range(len(syn))):
+                l_prev_delta = l_delta.dot(syn[i].T) * sigmoid_d(l[i]) if i > 0 else None
+                syn[i] += learning_rate * l[i].T.dot(l_delta)
+                l_delta = l_prev_delta
 
 
 def forward(
     X: np.ndarray, params: np.ndarray, layer_sizes: Sequence[int], out: np.ndarray
 ) -> None:
     """Write the network's output for the rows of ``X`` into ``out``."""
-    out[...] = forward_layers(X, unpack(params, layer_sizes))[-1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        out[...] = forward_layers(X, unpack(params, layer_sizes))[-1]
