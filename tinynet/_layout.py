@@ -12,19 +12,23 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 import numpy as np
+import numpy.typing as npt
+
+# Layer sizes, input first: a list of ints or the intp array a Network keeps.
+LayerSizes = Sequence[int] | npt.NDArray[np.intp]
 
 
-def synapse_shapes(layer_sizes: Sequence[int]) -> list[tuple[int, int]]:
+def synapse_shapes(layer_sizes: LayerSizes) -> list[tuple[int, int]]:
     """The shape ``(n_in, n_out)`` of each synapse, input side first."""
     return [(int(k), int(j)) for k, j in pairwise(layer_sizes)]
 
 
-def n_params(layer_sizes: Sequence[int]) -> int:
+def n_params(layer_sizes: LayerSizes) -> int:
     """The length of the parameter vector of a network with these layer sizes."""
     return sum(k * j for k, j in synapse_shapes(layer_sizes))
 
 
-def unpack(params: np.ndarray, layer_sizes: Sequence[int]) -> list[np.ndarray]:
+def unpack(params: np.ndarray, layer_sizes: LayerSizes) -> list[np.ndarray]:
     """Views of ``params``, one 2-D array per synapse; writing to them writes ``params``."""
     synapses = []
     start = 0

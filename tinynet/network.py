@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from tinynet import _core, reference
-from tinynet._layout import n_params, synapse_shapes, unpack
+from tinynet._layout import LayerSizes, n_params, synapse_shapes, unpack
 from tinynet._validation import (
     as_array,
     as_inputs,
@@ -25,7 +25,7 @@ from tinynet._validation import (
 BACKENDS = {"cython": _core, "numpy": reference}
 
 
-def initial_params(layer_sizes: Sequence[int], seed: int | None, dtype: np.dtype) -> np.ndarray:
+def initial_params(layer_sizes: LayerSizes, seed: int | None, dtype: np.dtype) -> np.ndarray:
     """The blog's starting weights, synapse by synapse, in one parameter vector.
 
     ``np.random.seed(seed); syn_i = 2 * np.random.random((n_in, n_out)) - 1``, drawn from

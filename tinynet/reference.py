@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinynet._layout import unpack
+from tinynet._layout import LayerSizes, unpack
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -39,7 +39,7 @@ def train(
     X: np.ndarray,
     y: np.ndarray,
     params: np.ndarray,
-    layer_sizes: Sequence[int],
+    layer_sizes: LayerSizes,
     epochs: int,
     learning_rate: float,
     mae: np.ndarray,
@@ -70,9 +70,7 @@ def train(
                 l_delta = l_prev_delta
 
 
-def forward(
-    X: np.ndarray, params: np.ndarray, layer_sizes: Sequence[int], out: np.ndarray
-) -> None:
+def forward(X: np.ndarray, params: np.ndarray, layer_sizes: LayerSizes, out: np.ndarray) -> None:
     """Write the network's output for the rows of ``X`` into ``out``."""
     with np.errstate(over="ignore", invalid="ignore"):
         out[...] = forward_layers(X, unpack(params, layer_sizes))[-1]
