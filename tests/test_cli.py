@@ -78,9 +78,8 @@ def test_cli_prints_the_speed_up(tmp_path):
     assert "Error:0.00858452565325" in result.stdout
     match = re.search(r"speed-up\s+([\d.]+)x", result.stdout)
     assert match, result.stdout
-    # The compiled core has none of numpy's per-call overhead (measured: tens of times
-    # faster); 2x is far inside that even on a loaded machine.
-    assert float(match.group(1)) > 2, result.stdout
+    # Speed itself is measured in benchmarks/, never asserted in a test: only the report.
+    assert float(match.group(1)) > 0, result.stdout
 
 
 def test_cli_rejects_zero_repeats(tmp_path):
