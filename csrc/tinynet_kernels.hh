@@ -1,5 +1,7 @@
 // The primitives of the blog's network, as in its C++ port: sigmoid, sigmoid_d, dot,
-// transpose-dot, the output and hidden deltas, and the weight update.
+// transpose-dot, the output and hidden deltas, and the weight update; and those of the
+// features its "Future Work" list asks for: more activations, bias units, delta trimming,
+// L2 regularisation, momentum, mini-batches.
 //
 // One template per primitive gives the float and the double kernel from one source.
 // Every array is row-major and contiguous; the suffix after "__" names its axes:
@@ -12,6 +14,9 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+
+#include "tinynet_random.hh"
 
 #if defined(_MSC_VER)
 #define TINYNET_RESTRICT __restrict
@@ -101,46 +106,217 @@ inline void transpose_dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_REST
     }
 }
 
-// Forward propagation through one synapse: l__nj = sigmoid(l_prev__nk . syn__kj).
+// The activation functions, by the codes the Cython core passes (see tinynet/_kernels.pxd).
+// Hidden layers use sigmoid, tanh or relu; the output layer sigmoid, linear or softmax.
+enum Activation { kSigmoid = 0, kTanh = 1, kRelu = 2, kLinear = 3, kSoftmax = 4 };
+
 template <typename T>
-inline void forward_layer(const T* TINYNET_RESTRICT l_prev__nk, const T* TINYNET_RESTRICT syn__kj,
-                          T* TINYNET_RESTRICT l__nj, idx_t n, idx_t k, idx_t j) {
-    dot(l_prev__nk, syn__kj, l__nj, n, k, j);
-    sigmoid_all(l__nj, l__nj, n * j);
+inline T relu(T x) {
+    return x < T(0) ? T(0) : x;  // written so that NaN passes through, as in numpy.maximum
 }
 
-// The output layer's delta, (y - l) * sigmoid_d(l), with the two error sums the history
-// reports: sum |y - l| and sum (y - l)^2, accumulated in double for either T.
+// out = f(x) elementwise for every activation but softmax; out may be x.
+template <typename T, typename F>
+inline void map_all(const T* x, T* out, idx_t size, F f) {
+    for (idx_t i = 0; i < size; ++i) out[i] = f(x[i]);
+}
+
+// Each row of z__nj becomes its softmax, exp(z - max) / sum(exp(z - max)); if log_out is
+// given, it receives the log of those probabilities, z - max - log(sum), which stays finite
+// where a probability underflows to zero (the cross-entropy reads it).
 template <typename T>
-inline void output_delta(const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT l,
-                         T* TINYNET_RESTRICT l_delta, idx_t size,
-                         double* abs_error_sum, double* squared_error_sum) {
-    double abs_sum = 0.0, squared_sum = 0.0;
+inline void softmax_rows(T* TINYNET_RESTRICT z__nj, T* TINYNET_RESTRICT log_out__nj, idx_t n,
+                         idx_t j) {
+    for (idx_t r = 0; r < n; ++r) {
+        T* z = z__nj + r * j;
+        T largest = z[0];
+        for (idx_t q = 1; q < j; ++q) largest = z[q] > largest ? z[q] : largest;
+        T sum = T(0);
+        for (idx_t q = 0; q < j; ++q) {
+            const T shifted = z[q] - largest;
+            if (log_out__nj) log_out__nj[r * j + q] = shifted;
+            z[q] = std::exp(shifted);
+            sum += z[q];
+        }
+        for (idx_t q = 0; q < j; ++q) z[q] /= sum;
+        if (log_out__nj) {
+            const T log_sum = std::log(sum);
+            for (idx_t q = 0; q < j; ++q) log_out__nj[r * j + q] -= log_sum;
+        }
+    }
+}
+
+// z__nj = f(z__nj) in place, for a layer of n rows of j units.
+template <typename T>
+inline void activate(Activation f, T* TINYNET_RESTRICT z__nj, T* TINYNET_RESTRICT log_out__nj,
+                     idx_t n, idx_t j) {
+    switch (f) {
+        case kSigmoid: sigmoid_all(z__nj, z__nj, n * j); break;
+        case kTanh: map_all(z__nj, z__nj, n * j, [](T x) { return std::tanh(x); }); break;
+        case kRelu: map_all(z__nj, z__nj, n * j, relu<T>); break;
+        case kSoftmax: softmax_rows(z__nj, log_out__nj, n, j); break;
+        case kLinear: break;
+    }
+}
+
+// A hidden activation's slope, from its output (sigmoid_d for the sigmoid).
+template <typename T>
+inline T tanh_d(T out) {
+    return T(1) - out * out;
+}
+
+template <typename T>
+inline T relu_d(T out) {
+    return out > T(0) ? T(1) : T(0);
+}
+
+// Inverted dropout on a hidden layer's output l__nk: unit (r, p) is kept when
+// random_uniform(key, (first_row + r) * row_stride + first_unit + p) >= rate, and then
+// scaled by `scale` (1 / (1 - rate)), else zeroed; slopes__nk receives the slope of each
+// unit at its undropped output times the same factor.
+template <typename T, typename G>
+inline void drop_units_with(T* l__nk, T* slopes__nk, idx_t n, idx_t k, std::uint64_t key,
+                       std::uint64_t first_row, std::uint64_t row_stride,
+                       std::uint64_t first_unit, double rate, T scale, G slope_of) {
+    for (idx_t r = 0; r < n; ++r) {
+        const std::uint64_t row_counter = (first_row + std::uint64_t(r)) * row_stride + first_unit;
+        for (idx_t p = 0; p < k; ++p) {
+            const T factor =
+                random_uniform(key, row_counter + std::uint64_t(p)) >= rate ? scale : T(0);
+            const idx_t i = r * k + p;
+            slopes__nk[i] = slope_of(l__nk[i]) * factor;
+            l__nk[i] = l__nk[i] * factor;
+        }
+    }
+}
+
+template <typename T>
+inline void drop_units(Activation f, T* l__nk, T* slopes__nk, idx_t n, idx_t k, std::uint64_t key,
+                       std::uint64_t first_row, std::uint64_t row_stride,
+                       std::uint64_t first_unit, double rate, T scale) {
+    switch (f) {
+        case kTanh:
+            drop_units_with(l__nk, slopes__nk, n, k, key, first_row, row_stride, first_unit,
+                            rate, scale, tanh_d<T>);
+            break;
+        case kRelu:
+            drop_units_with(l__nk, slopes__nk, n, k, key, first_row, row_stride, first_unit,
+                            rate, scale, relu_d<T>);
+            break;
+        default:
+            drop_units_with(l__nk, slopes__nk, n, k, key, first_row, row_stride, first_unit,
+                            rate, scale, sigmoid_d<T>);
+    }
+}
+
+// c__nj += bias__j, to every row.
+template <typename T>
+inline void add_bias(T* TINYNET_RESTRICT c__nj, const T* TINYNET_RESTRICT bias__j, idx_t n,
+                     idx_t j) {
+    for (idx_t r = 0; r < n; ++r)
+        for (idx_t q = 0; q < j; ++q) c__nj[r * j + q] += bias__j[q];
+}
+
+// Forward propagation through one synapse: l__nj = f(l_prev__nk . syn__kj + bias__j),
+// without the bias term if bias__j is null.
+template <typename T>
+inline void forward_layer(Activation f, const T* TINYNET_RESTRICT l_prev__nk,
+                          const T* TINYNET_RESTRICT syn__kj, const T* TINYNET_RESTRICT bias__j,
+                          T* TINYNET_RESTRICT l__nj, T* TINYNET_RESTRICT log_out__nj, idx_t n,
+                          idx_t k, idx_t j) {
+    dot(l_prev__nk, syn__kj, l__nj, n, k, j);
+    if (bias__j) add_bias(l__nj, bias__j, n, j);
+    activate(f, l__nj, log_out__nj, n, j);
+}
+
+// The output layer's delta, the negative gradient of each sample's loss with respect to the
+// output units' inputs, with the sums the history reports: sum |y - l| and the summed loss.
+//   sigmoid: loss 0.5 (y - l)^2, delta (y - l) * sigmoid_d(l)   (the blog)
+//   linear:  loss 0.5 (y - l)^2, delta  y - l
+//   softmax: loss -y log(l),     delta  y - l; l_delta must hold log(l) on entry (from
+//            softmax_rows) and is overwritten element by element.
+// The sums are taken in double for either T.
+template <typename T>
+inline void output_delta(Activation f, const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT l,
+                         T* TINYNET_RESTRICT l_delta, idx_t size, double* abs_error_sum,
+                         double* loss_sum) {
+    double abs_sum = 0.0, loss = 0.0;
     for (idx_t i = 0; i < size; ++i) {
         const T error = y[i] - l[i];
-        l_delta[i] = error * sigmoid_d(l[i]);
         abs_sum += std::fabs(double(error));
-        squared_sum += double(error) * double(error);
+        if (f == kSoftmax) {
+            loss -= double(y[i]) * double(l_delta[i]);
+            l_delta[i] = error;
+        } else {
+            loss += 0.5 * (double(error) * double(error));
+            l_delta[i] = f == kSigmoid ? error * sigmoid_d(l[i]) : error;
+        }
     }
     *abs_error_sum = abs_sum;
-    *squared_error_sum = squared_sum;
+    *loss_sum = loss;
 }
 
-// A hidden layer's delta: l_delta__nk = (l_next_delta__nj . syn__kjᵀ) * sigmoid_d(l__nk),
-// the error sent back through the synapse before that synapse is updated.
-template <typename T>
-inline void hidden_delta(const T* TINYNET_RESTRICT l_next_delta__nj,
-                         const T* TINYNET_RESTRICT syn__kj, const T* TINYNET_RESTRICT l__nk,
-                         T* TINYNET_RESTRICT l_delta__nk, idx_t n, idx_t k, idx_t j) {
+// l_delta__nk = (l_next_delta__nj . syn__kjᵀ) * slope__nk: the error sent back through a
+// synapse (before that synapse is updated), times the slope g(source) of each unit.
+template <typename T, typename G>
+inline void hidden_delta_with(const T* TINYNET_RESTRICT l_next_delta__nj,
+                              const T* TINYNET_RESTRICT syn__kj, const T* TINYNET_RESTRICT source,
+                              T* TINYNET_RESTRICT l_delta__nk, idx_t n, idx_t k, idx_t j, G g) {
     for (idx_t r = 0; r < n; ++r) {
         const T* d = l_next_delta__nj + r * j;
         for (idx_t p = 0; p < k; ++p) {
             const T* s = syn__kj + p * j;
             T error = T(0);
             for (idx_t q = 0; q < j; ++q) error += d[q] * s[q];
-            l_delta__nk[r * k + p] = error * sigmoid_d(l__nk[r * k + p]);
+            l_delta__nk[r * k + p] = error * g(source[r * k + p]);
         }
     }
+}
+
+// A hidden layer's delta. The slope of each unit is f's derivative at the layer's output
+// l__nk, or, if slopes__nk is given (dropout computed it in the forward pass), that.
+template <typename T>
+inline void hidden_delta(Activation f, const T* l_next_delta__nj, const T* syn__kj,
+                         const T* l__nk, const T* slopes__nk, T* l_delta__nk, idx_t n, idx_t k,
+                         idx_t j) {
+    if (slopes__nk) {
+        hidden_delta_with(l_next_delta__nj, syn__kj, slopes__nk, l_delta__nk, n, k, j,
+                          [](T s) { return s; });
+        return;
+    }
+    switch (f) {
+        case kTanh:
+            hidden_delta_with(l_next_delta__nj, syn__kj, l__nk, l_delta__nk, n, k, j, tanh_d<T>);
+            break;
+        case kRelu:
+            hidden_delta_with(l_next_delta__nj, syn__kj, l__nk, l_delta__nk, n, k, j, relu_d<T>);
+            break;
+        default:
+            hidden_delta_with(l_next_delta__nj, syn__kj, l__nk, l_delta__nk, n, k, j,
+                              sigmoid_d<T>);
+    }
+}
+
+// The blog's "delta trimming": every delta into [-bound, bound]. NaN stays NaN.
+template <typename T>
+inline void clip_all(T* delta, idx_t size, T bound) {
+    for (idx_t i = 0; i < size; ++i)
+        delta[i] = delta[i] > bound ? bound : (delta[i] < -bound ? -bound : delta[i]);
+}
+
+// sums__j = the sum of the rows of a__nj, in row order (a bias's step).
+template <typename T>
+inline void column_sums(const T* TINYNET_RESTRICT a__nj, T* TINYNET_RESTRICT sums__j, idx_t n,
+                        idx_t j) {
+    for (idx_t q = 0; q < j; ++q) sums__j[q] = T(0);
+    for (idx_t r = 0; r < n; ++r)
+        for (idx_t q = 0; q < j; ++q) sums__j[q] += a__nj[r * j + q];
+}
+
+// L2 regularisation: step -= l2 * syn, the penalty's negative gradient.
+template <typename T>
+inline void decay(T* TINYNET_RESTRICT step, const T* TINYNET_RESTRICT syn, idx_t size, T l2) {
+    for (idx_t i = 0; i < size; ++i) step[i] -= l2 * syn[i];
 }
 
 // The weight update: syn += learning_rate * step, elementwise.
@@ -148,6 +324,29 @@ template <typename T>
 inline void update(T* TINYNET_RESTRICT syn, const T* TINYNET_RESTRICT step, idx_t size,
                    T learning_rate) {
     for (idx_t i = 0; i < size; ++i) syn[i] += learning_rate * step[i];
+}
+
+// The update with momentum: velocity = momentum * velocity + learning_rate * step, then
+// syn += velocity (classical) or syn += momentum * velocity + learning_rate * step
+// (Nesterov's, in the form that needs no gradient at a look-ahead point).
+template <typename T>
+inline void momentum_update(T* TINYNET_RESTRICT syn, T* TINYNET_RESTRICT velocity,
+                            const T* TINYNET_RESTRICT step, idx_t size, T learning_rate,
+                            T momentum, bool nesterov) {
+    for (idx_t i = 0; i < size; ++i) {
+        velocity[i] = momentum * velocity[i] + learning_rate * step[i];
+        syn[i] += nesterov ? momentum * velocity[i] + learning_rate * step[i] : velocity[i];
+    }
+}
+
+// dst__mc = the rows order[0], ..., order[m - 1] of src__nc.
+template <typename T>
+inline void gather_rows(const T* TINYNET_RESTRICT src__nc, const idx_t* TINYNET_RESTRICT order,
+                        T* TINYNET_RESTRICT dst__mc, idx_t m, idx_t c) {
+    for (idx_t r = 0; r < m; ++r) {
+        const T* src = src__nc + order[r] * c;
+        for (idx_t q = 0; q < c; ++q) dst__mc[r * c + q] = src[q];
+    }
 }
 
 }  // namespace tinynet

@@ -7,7 +7,8 @@
 [0.0, 1.0, 1.0, 0.0]
 """
 
+from tinynet.callbacks import EarlyStopping
 from tinynet.network import Network
 
-__all__ = ["Network", "__version__"]
+__all__ = ["EarlyStopping", "Network", "__version__"]
 __version__ = "0.1.0"

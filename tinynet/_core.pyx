@@ -1,66 +1,142 @@
 """The compiled core: the blog's training loop over typed memoryviews.
 
-Every epoch of a ``fit`` runs inside one ``nogil`` call to :func:`train`; the layer outputs,
-deltas and the update step are allocated once per call, never per epoch. The network's
-weights live in one flat, C-contiguous parameter vector: synapse ``i`` (``syn_i``, of shape
-``(layer_sizes[i], layer_sizes[i + 1])``) starts at the sum of the sizes of those before it.
+A :class:`Trainer` holds one ``fit``'s buffers (layer outputs, deltas, the update step,
+momentum, shuffled batches), allocated once when it is made; each :meth:`Trainer.run`
+then trains for a number of epochs inside one ``nogil`` block, allocating nothing.
+The network's parameters live in one flat, C-contiguous vector (see ``tinynet._layout``):
+synapse ``i`` is a block of ``layer_sizes[i]`` rows of weights, plus one row of biases if
+the network has bias units, of ``layer_sizes[i + 1]`` columns, after the blocks before it.
 
 These functions trust their caller (:class:`tinynet.Network`) for dtypes and contents; they
 still check every shape they index with, since bounds checks are compiled out.
 """
 
 from cython cimport floating
+from libc.stdint cimport uint64_t
 from libcpp.vector cimport vector
 
 import numpy as np
 
 from tinynet._kernels cimport (
+    Activation,
+    clip_all,
+    column_sums,
+    decay,
+    drop_units,
     forward_layer,
+    gather_rows,
     hidden_delta,
+    kLinear,
+    kRelu,
+    kSigmoid,
+    kSoftmax,
+    kTanh,
+    momentum_update,
     output_delta,
+    random_bits,
+    random_order,
     sigmoid_all,
     transpose_dot,
     update,
 )
 
+ACTIVATIONS = {
+    "sigmoid": kSigmoid, "tanh": kTanh, "relu": kRelu, "linear": kLinear, "softmax": kSoftmax
+}
 
-cdef void forward_pass(const floating* l0, const floating* params, floating** layers,
-                       const Py_ssize_t* sizes, const Py_ssize_t* syn_offsets,
-                       Py_ssize_t n_synapses, Py_ssize_t n) noexcept nogil:
-    """layers[i + 1] = sigmoid(layers[i] . syn_i) for each synapse, layers[0] being l0."""
-    cdef Py_ssize_t i
+# Random streams of a fit's key (the numpy reference uses the same numbers).
+SHUFFLE_STREAM = 0
+DROPOUT_STREAM = 1
+
+
+cdef struct Net:
+    # What the parameter vector means, and where each synapse's block starts in it.
+    Py_ssize_t n_synapses
+    const Py_ssize_t* sizes
+    const Py_ssize_t* offsets
+    Activation hidden
+    Activation output
+    bint bias
+
+
+cdef struct Settings:
+    # One fit's options, as the nogil loop reads them.
+    double learning_rate, momentum, l2, dropout, dropout_scale, clip
+    bint nesterov, shuffle
+    Py_ssize_t batch_size, hidden_units
+    uint64_t shuffle_key, dropout_key
+
+
+cdef void forward_pass(const Net* net, const floating* l0, const floating* params,
+                       floating** layers, floating** slopes, floating* log_out, Py_ssize_t n,
+                       const Settings* dropout, uint64_t first_row) noexcept nogil:
+    """layers[i + 1] = f(layers[i] . syn_i + bias_i) for each synapse, layers[0] being l0.
+
+    With ``slopes`` (not NULL), the hidden layers are dropped out as ``dropout`` says, rows
+    counted from ``first_row``, and ``slopes[i]`` receives layer i's slopes. ``log_out``
+    (or NULL) receives the log-probabilities of a softmax output.
+    """
+    cdef Py_ssize_t i, k, j, unit = 0, last = net.n_synapses - 1
     cdef const floating* l_prev = l0
-    for i in range(n_synapses):
-        forward_layer(l_prev, params + syn_offsets[i], layers[i + 1], n, sizes[i], sizes[i + 1])
+    cdef const floating* syn
+    for i in range(net.n_synapses):
+        k = net.sizes[i]
+        j = net.sizes[i + 1]
+        syn = params + net.offsets[i]
+        forward_layer(net.output if i == last else net.hidden, l_prev, syn,
+                      syn + k * j if net.bias else NULL, layers[i + 1],
+                      log_out if i == last else NULL, n, k, j)
+        if slopes != NULL and i < last:
+            drop_units(net.hidden, layers[i + 1], slopes[i + 1], n, j, dropout.dropout_key,
+                       first_row, dropout.hidden_units, unit, dropout.dropout,
+                       <floating>dropout.dropout_scale)
+            unit += j
         l_prev = layers[i + 1]
 
 
-cdef void backward_pass(const floating* l0, floating* params, floating** layers,
-                        floating** deltas, floating* step, const Py_ssize_t* sizes,
-                        const Py_ssize_t* syn_offsets, Py_ssize_t n_synapses, Py_ssize_t n,
-                        floating learning_rate) noexcept nogil:
+cdef void backward_pass(const Net* net, const Settings* s, const floating* l0,
+                        floating* params, floating* velocity, floating** layers,
+                        floating** deltas, floating** slopes, floating* step,
+                        Py_ssize_t n) noexcept nogil:
     """Update every synapse from the output down, given the output delta in deltas[-1].
 
     Each synapse first sends the delta back to the layer below it, then takes its update
-    ``syn_i += learning_rate * layers[i].T . deltas[i + 1]``: the blog's order, in which every
-    delta is computed with the weights of the forward pass.
+    ``syn_i += learning_rate * (layers[i].T . deltas[i + 1] - l2 * syn_i)`` (through the
+    velocity with momentum): the blog's order, in which every delta is computed with the
+    weights of the forward pass.
     """
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, k, j, size
     cdef floating* syn
     cdef const floating* l_prev
-    for i in range(n_synapses - 1, -1, -1):
-        syn = params + syn_offsets[i]
+    for i in range(net.n_synapses - 1, -1, -1):
+        k = net.sizes[i]
+        j = net.sizes[i + 1]
+        syn = params + net.offsets[i]
         if i > 0:
-            hidden_delta(deltas[i + 1], syn, layers[i], deltas[i], n, sizes[i], sizes[i + 1])
+            hidden_delta(net.hidden, deltas[i + 1], syn, layers[i],
+                         slopes[i] if slopes != NULL else NULL, deltas[i], n, k, j)
+            if s.clip > 0:
+                clip_all(deltas[i], n * k, <floating>s.clip)
             l_prev = layers[i]
         else:
             l_prev = l0
-        transpose_dot(l_prev, deltas[i + 1], step, n, sizes[i], sizes[i + 1])
-        update(syn, step, sizes[i] * sizes[i + 1], learning_rate)
+        transpose_dot(l_prev, deltas[i + 1], step, n, k, j)
+        if s.l2 != 0:
+            decay(step, syn, k * j, <floating>s.l2)
+        size = k * j
+        if net.bias:
+            column_sums(deltas[i + 1], step + size, n, j)
+            size += j
+        if s.momentum != 0:
+            momentum_update(syn, velocity + net.offsets[i], step, size,
+                            <floating>s.learning_rate, <floating>s.momentum, s.nesterov)
+        else:
+            update(syn, step, size, <floating>s.learning_rate)
 
 
-cdef Py_ssize_t[::1] synapse_offsets(const Py_ssize_t[::1] layer_sizes):
-    """Where each synapse starts in the parameter vector; the last entry is its length."""
+cdef Py_ssize_t[::1] block_offsets(const Py_ssize_t[::1] layer_sizes, bint bias):
+    """Where each synapse's block starts in the parameter vector; the last entry is its
+    length."""
     cdef Py_ssize_t n_synapses = layer_sizes.shape[0] - 1
     cdef Py_ssize_t[::1] offsets = np.zeros(n_synapses + 1, dtype=np.intp)
     cdef Py_ssize_t i
@@ -69,90 +145,226 @@ cdef Py_ssize_t[::1] synapse_offsets(const Py_ssize_t[::1] layer_sizes):
     for i in range(n_synapses):
         if layer_sizes[i] < 1 or layer_sizes[i + 1] < 1:
             raise ValueError("every layer size must be positive")
-        offsets[i + 1] = offsets[i] + layer_sizes[i] * layer_sizes[i + 1]
+        offsets[i + 1] = offsets[i] + (layer_sizes[i] + bias) * layer_sizes[i + 1]
     return offsets
 
 
-cdef object workspace(floating[::1] like, Py_ssize_t size):
-    """A new uninitialised 1-D array of ``size`` elements of ``like``'s dtype."""
-    return np.empty(size, dtype=np.float64 if floating is double else np.float32)
+cdef Net describe(architecture, const Py_ssize_t[::1] sizes,
+                      const Py_ssize_t[::1] offsets):
+    """The Net record of ``architecture`` (its sizes and offsets must stay alive)."""
+    cdef Net net
+    net.n_synapses = sizes.shape[0] - 1
+    net.sizes = &sizes[0]
+    net.offsets = &offsets[0]
+    net.hidden = ACTIVATIONS[architecture.activation]
+    net.output = ACTIVATIONS[architecture.output]
+    net.bias = architecture.bias
+    return net
+
+
+cdef object workspace(dtype, Py_ssize_t size):
+    """A new uninitialised 1-D array of ``size`` (at least 1) elements of ``dtype``."""
+    return np.empty(max(size, 1), dtype=dtype)
 
 
 cdef void point_into(floating[::1] buffer, const Py_ssize_t[::1] layer_sizes, Py_ssize_t n,
-                     vector[floating*]& pointers):
-    """pointers[i] = the (n, layer_sizes[i]) block of layer i >= 1, laid end to end."""
+                     Py_ssize_t first, Py_ssize_t stop, vector[floating*]& pointers):
+    """pointers[i] = the (n, layer_sizes[i]) block of layer i, for first <= i < stop, laid
+    end to end in ``buffer``; the other entries are NULL."""
     cdef Py_ssize_t i, offset = 0
     pointers.assign(layer_sizes.shape[0], NULL)
-    for i in range(1, layer_sizes.shape[0]):
+    for i in range(first, stop):
         pointers[i] = &buffer[offset]
         offset += n * layer_sizes[i]
 
 
-def train(const floating[:, ::1] X, const floating[:, ::1] y, floating[::1] params,
-          const Py_ssize_t[::1] layer_sizes, Py_ssize_t epochs, double learning_rate,
-          double[::1] mae, double[::1] loss):
-    """Train ``params`` in place for ``epochs`` full-batch epochs of the blog's update.
+cdef class Trainer:
+    """Trains a parameter vector in place, epoch after epoch, for one ``fit``.
 
-    ``mae[e]`` and ``loss[e]`` receive the mean absolute error and half the summed squared
-    error per sample of epoch ``e``'s forward pass, taken before that epoch's update.
+    Parameters
+    ----------
+    X, y : ndarray
+        The training inputs and targets, C-contiguous 2-D arrays of the parameters' dtype.
+    params : ndarray
+        The parameter vector, trained in place.
+    architecture : tinynet._settings.Architecture
+    training : tinynet._settings.Training
+    validation : tuple of ndarray, optional
+        ``(X_val, y_val)`` to measure after every epoch.
     """
-    cdef Py_ssize_t n = X.shape[0], n_synapses = layer_sizes.shape[0] - 1
-    cdef Py_ssize_t[::1] offsets = synapse_offsets(layer_sizes)
-    cdef Py_ssize_t i, epoch, n_out = layer_sizes[n_synapses], units = 0, largest_synapse = 0
-    if n < 1 or X.shape[1] != layer_sizes[0] or y.shape[0] != n or y.shape[1] != n_out:
-        raise ValueError("X and y do not match the layer sizes")
-    if params.shape[0] != offsets[n_synapses]:
-        raise ValueError("params does not match the layer sizes")
-    if epochs < 0 or mae.shape[0] < epochs or loss.shape[0] < epochs:
-        raise ValueError("mae and loss need one entry per epoch")
-    for i in range(n_synapses):
-        units += layer_sizes[i + 1]
-        largest_synapse = max(largest_synapse, offsets[i + 1] - offsets[i])
 
-    cdef floating[::1] layer_buffer = workspace(params, n * units)
-    cdef floating[::1] delta_buffer = workspace(params, n * units)
-    cdef floating[::1] step = workspace(params, largest_synapse)
-    cdef vector[floating*] layers, deltas
-    point_into(layer_buffer, layer_sizes, n, layers)
-    point_into(delta_buffer, layer_sizes, n, deltas)
+    cdef readonly object X, y, params, X_val, y_val
+    cdef object layer_sizes, offsets, velocity, layers, deltas, slopes, step
+    cdef object batch_X, batch_y, order, sort_keys, val_layers, val_delta
+    cdef Net net
+    cdef Settings s
+    cdef Py_ssize_t epoch
 
-    cdef double abs_error_sum, squared_error_sum
+    def __init__(self, X, y, params, architecture, training, validation=None):
+        cdef Py_ssize_t n = X.shape[0], units, hidden_units, n_in, n_out, b
+        cdef Settings* s = &self.s
+        self.layer_sizes = np.ascontiguousarray(architecture.layer_sizes, dtype=np.intp)
+        self.offsets = np.asarray(block_offsets(self.layer_sizes, architecture.bias))
+        self.net = describe(architecture, self.layer_sizes, self.offsets)
+        n_in = self.layer_sizes[0]
+        n_out = self.layer_sizes[-1]
+        if X.ndim != 2 or n < 1 or X.shape[1] != n_in or y.shape != (n, n_out):
+            raise ValueError("X and y do not match the layer sizes")
+        if params.shape != (self.offsets[-1],) or X.dtype != params.dtype or y.dtype != X.dtype:
+            raise ValueError("params does not match the layer sizes or the dtype of X")
+        if not 1 <= training.batch_size <= n:
+            raise ValueError("batch_size must be between 1 and the number of samples")
+        self.X, self.y, self.params = X, y, params
+        self.epoch = 0
+
+        s.learning_rate = training.learning_rate
+        s.momentum = training.momentum
+        s.nesterov = training.nesterov
+        s.l2 = training.l2
+        s.dropout = training.dropout
+        s.dropout_scale = training.dropout_scale
+        s.clip = training.clip
+        s.batch_size = training.batch_size
+        # Shuffling a full batch would only reorder the sums of its gradient.
+        s.shuffle = training.shuffle and training.batch_size < n
+        s.shuffle_key = random_bits(training.key, SHUFFLE_STREAM)
+        s.dropout_key = random_bits(training.key, DROPOUT_STREAM)
+
+        dtype = params.dtype
+        units = int(np.sum(self.layer_sizes[1:]))
+        hidden_units = units - n_out
+        s.hidden_units = hidden_units
+        b = s.batch_size
+        self.layers = workspace(dtype, b * units)
+        self.deltas = workspace(dtype, b * units)
+        self.slopes = workspace(dtype, b * hidden_units if s.dropout > 0 else 0)
+        self.step = workspace(dtype, int(np.max(np.diff(self.offsets))))
+        self.velocity = np.zeros_like(params) if s.momentum != 0 else workspace(dtype, 0)
+        self.batch_X = workspace(dtype, b * n_in if s.shuffle else 0)
+        self.batch_y = workspace(dtype, b * n_out if s.shuffle else 0)
+        self.order = np.zeros(n if s.shuffle else 1, dtype=np.intp)
+        self.sort_keys = np.zeros(n if s.shuffle else 1, dtype=np.uint64)
+        if validation is None:
+            self.X_val = self.y_val = None
+            self.val_layers = self.val_delta = workspace(dtype, 0)
+        else:
+            self.X_val, self.y_val = validation
+            if (self.X_val.shape[0] < 1 or self.X_val.shape[1:] != (n_in,)
+                    or self.y_val.shape != (self.X_val.shape[0], n_out)
+                    or self.X_val.dtype != dtype or self.y_val.dtype != dtype):
+                raise ValueError("validation data do not match the layer sizes")
+            self.val_layers = workspace(dtype, self.X_val.shape[0] * units)
+            self.val_delta = workspace(dtype, self.X_val.shape[0] * n_out)
+
+    def run(self, Py_ssize_t epochs, double[:, ::1] history):
+        """Train for ``epochs`` more epochs; row ``e`` of ``history`` receives epoch ``e``'s
+        loss and mean absolute error, then (with validation data) the validation's."""
+        if epochs < 0 or history.shape[0] < epochs or history.shape[1] != 4:
+            raise ValueError("history needs one row of 4 per epoch")
+        if self.params.dtype == np.float64:
+            run_epochs[double](self, self.params, epochs, history)
+        else:
+            run_epochs[float](self, self.params, epochs, history)
+
+
+cdef void run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
+                     double[:, ::1] history) except *:
+    cdef const Net* net = &t.net
+    cdef const Settings* s = &t.s
+    cdef const floating[:, ::1] X = t.X
+    cdef const floating[:, ::1] y = t.y
+    cdef floating[::1] layer_buffer = t.layers, delta_buffer = t.deltas
+    cdef floating[::1] velocity = t.velocity, step = t.step, slope_buffer = t.slopes
+    cdef floating[::1] batch_X = t.batch_X, batch_y = t.batch_y
+    cdef floating[::1] val_layer_buffer = t.val_layers, val_delta = t.val_delta
+    cdef Py_ssize_t[::1] order = t.order
+    cdef uint64_t[::1] sort_keys = t.sort_keys
+    cdef const Py_ssize_t[::1] sizes = t.layer_sizes
+    cdef const floating[:, ::1] X_val
+    cdef const floating[:, ::1] y_val
+    cdef Py_ssize_t n = X.shape[0], b = s.batch_size, L = net.n_synapses
+    cdef Py_ssize_t n_in = sizes[0], n_out = sizes[L], n_val = 0
+    cdef vector[floating*] layers, deltas, slopes, val_layers
+    point_into(layer_buffer, sizes, b, 1, L + 1, layers)
+    point_into(delta_buffer, sizes, b, 1, L + 1, deltas)
+    point_into(slope_buffer, sizes, b, 1, L, slopes)
+    cdef floating** slopes_or_null = slopes.data() if s.dropout > 0 else NULL
+    if t.X_val is not None:
+        X_val = t.X_val
+        y_val = t.y_val
+        n_val = X_val.shape[0]
+        point_into(val_layer_buffer, sizes, n_val, 1, L + 1, val_layers)
+
+    cdef Py_ssize_t e, start, m
+    cdef uint64_t first_row
+    cdef const floating* l0
+    cdef const floating* targets
+    cdef double abs_sum, loss_sum, abs_total, loss_total
     with nogil:
-        for epoch in range(epochs):
-            forward_pass(&X[0, 0], &params[0], layers.data(), &layer_sizes[0], &offsets[0],
-                         n_synapses, n)
-            output_delta(&y[0, 0], layers[n_synapses], deltas[n_synapses], n * n_out,
-                         &abs_error_sum, &squared_error_sum)
-            mae[epoch] = abs_error_sum / (n * n_out)
-            loss[epoch] = 0.5 * squared_error_sum / n
-            backward_pass(&X[0, 0], &params[0], layers.data(), deltas.data(), &step[0],
-                          &layer_sizes[0], &offsets[0], n_synapses, n,
-                          <floating>learning_rate)
+        for e in range(epochs):
+            first_row = <uint64_t>t.epoch * <uint64_t>n
+            if s.shuffle:
+                random_order(s.shuffle_key, first_row, &order[0], &sort_keys[0], n)
+            abs_total = loss_total = 0.0
+            start = 0
+            while start < n:
+                m = min(b, n - start)
+                if s.shuffle:
+                    gather_rows(&X[0, 0], &order[start], &batch_X[0], m, n_in)
+                    gather_rows(&y[0, 0], &order[start], &batch_y[0], m, n_out)
+                    l0 = &batch_X[0]
+                    targets = &batch_y[0]
+                else:
+                    l0 = &X[start, 0]
+                    targets = &y[start, 0]
+                forward_pass(net, l0, &params[0], layers.data(), slopes_or_null, deltas[L], m,
+                             s, first_row + start)
+                output_delta(net.output, targets, layers[L], deltas[L], m * n_out,
+                             &abs_sum, &loss_sum)
+                abs_total += abs_sum
+                loss_total += loss_sum
+                if s.clip > 0:
+                    clip_all(deltas[L], m * n_out, <floating>s.clip)
+                backward_pass(net, s, l0, &params[0], &velocity[0], layers.data(),
+                              deltas.data(), slopes_or_null, &step[0], m)
+                start += m
+            history[e, 0] = loss_total / n
+            history[e, 1] = abs_total / (n * n_out)
+            if n_val > 0:
+                forward_pass(net, &X_val[0, 0], &params[0], val_layers.data(), NULL,
+                             &val_delta[0], n_val, s, 0)
+                output_delta(net.output, &y_val[0, 0], val_layers[L], &val_delta[0],
+                             n_val * n_out, &abs_sum, &loss_sum)
+                history[e, 2] = loss_sum / n_val
+                history[e, 3] = abs_sum / (n_val * n_out)
+            t.epoch += 1
 
 
-def forward(const floating[:, ::1] X, const floating[::1] params,
-            const Py_ssize_t[::1] layer_sizes, floating[:, ::1] out):
+def forward(const floating[:, ::1] X, const floating[::1] params, architecture,
+            floating[:, ::1] out):
     """Write the network's output for the rows of ``X`` into ``out``."""
-    cdef Py_ssize_t n = X.shape[0], n_synapses = layer_sizes.shape[0] - 1
-    cdef Py_ssize_t[::1] offsets = synapse_offsets(layer_sizes)
-    cdef Py_ssize_t i, hidden_units = 0
-    if n < 1 or X.shape[1] != layer_sizes[0]:
+    cdef const Py_ssize_t[::1] sizes = np.ascontiguousarray(
+        architecture.layer_sizes, dtype=np.intp)
+    cdef const Py_ssize_t[::1] offsets = block_offsets(sizes, architecture.bias)
+    cdef Net net = describe(architecture, sizes, offsets)
+    cdef Py_ssize_t n = X.shape[0], L = net.n_synapses
+    if n < 1 or X.shape[1] != sizes[0]:
         raise ValueError("X does not match the layer sizes")
-    if out.shape[0] != n or out.shape[1] != layer_sizes[n_synapses]:
+    if out.shape[0] != n or out.shape[1] != sizes[L]:
         raise ValueError("out does not match X and the layer sizes")
-    if params.shape[0] != offsets[n_synapses]:
+    if params.shape[0] != offsets[L]:
         raise ValueError("params does not match the layer sizes")
-    for i in range(1, n_synapses):
-        hidden_units += layer_sizes[i]
 
-    # One spare element keeps &hidden_buffer[0] valid for a network without hidden layers.
-    cdef floating[::1] hidden_buffer = workspace(out[0], n * hidden_units + 1)
+    cdef Py_ssize_t i, hidden_units = 0
+    for i in range(1, L):
+        hidden_units += sizes[i]
+    cdef floating[::1] hidden_buffer = workspace(
+        np.float64 if floating is double else np.float32, n * hidden_units)
     cdef vector[floating*] layers
-    point_into(hidden_buffer, layer_sizes, n, layers)
-    layers[n_synapses] = &out[0, 0]
+    point_into(hidden_buffer, sizes, n, 1, L, layers)
+    layers[L] = &out[0, 0]
     with nogil:
-        forward_pass(&X[0, 0], &params[0], layers.data(), &layer_sizes[0], &offsets[0],
-                     n_synapses, n)
+        forward_pass(&net, &X[0, 0], &params[0], layers.data(), NULL, NULL, n, NULL, 0)
 
 
 # A thin twin of the elementwise kernel, for testing it against numpy.

@@ -1,16 +1,44 @@
-# Declarations of the C++ kernels in csrc/tinynet_kernels.hh (see that file for the math).
+# Declarations of the C++ kernels in csrc/ (see those files for the math).
 # Each is a template over the element type; Cython deduces it from the pointers passed.
 
+from libc.stdint cimport uint64_t
+
+
 cdef extern from "tinynet_kernels.hh" namespace "tinynet" nogil:
+    enum Activation:
+        kSigmoid
+        kTanh
+        kRelu
+        kLinear
+        kSoftmax
+
     void sigmoid_all[T](const T* x, T* out, Py_ssize_t size) noexcept
     void dot[T](const T* a__nk, const T* b__kj, T* c__nj,
                 Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
     void transpose_dot[T](const T* a__nk, const T* b__nj, T* c__kj,
                           Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
-    void forward_layer[T](const T* l_prev__nk, const T* syn__kj, T* l__nj,
+    void forward_layer[T](Activation f, const T* l_prev__nk, const T* syn__kj,
+                          const T* bias__j, T* l__nj, T* log_out__nj,
                           Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
-    void output_delta[T](const T* y, const T* l, T* l_delta, Py_ssize_t size,
-                         double* abs_error_sum, double* squared_error_sum) noexcept
-    void hidden_delta[T](const T* l_next_delta__nj, const T* syn__kj, const T* l__nk,
-                         T* l_delta__nk, Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
+    void drop_units[T](Activation f, T* l__nk, T* slopes__nk, Py_ssize_t n, Py_ssize_t k,
+                       uint64_t key, uint64_t first_row, uint64_t row_stride,
+                       uint64_t first_unit, double rate, T scale) noexcept
+    void output_delta[T](Activation f, const T* y, const T* l, T* l_delta, Py_ssize_t size,
+                         double* abs_error_sum, double* loss_sum) noexcept
+    void hidden_delta[T](Activation f, const T* l_next_delta__nj, const T* syn__kj,
+                         const T* l__nk, const T* slopes__nk, T* l_delta__nk,
+                         Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
+    void clip_all[T](T* delta, Py_ssize_t size, T bound) noexcept
+    void column_sums[T](const T* a__nj, T* sums__j, Py_ssize_t n, Py_ssize_t j) noexcept
+    void decay[T](T* step, const T* syn, Py_ssize_t size, T l2) noexcept
     void update[T](T* syn, const T* step, Py_ssize_t size, T learning_rate) noexcept
+    void momentum_update[T](T* syn, T* velocity, const T* step, Py_ssize_t size,
+                            T learning_rate, T momentum, bint nesterov) noexcept
+    void gather_rows[T](const T* src__nc, const Py_ssize_t* order, T* dst__mc,
+                        Py_ssize_t m, Py_ssize_t c) noexcept
+
+
+cdef extern from "tinynet_random.hh" namespace "tinynet" nogil:
+    uint64_t random_bits(uint64_t key, uint64_t counter) noexcept
+    void random_order(uint64_t key, uint64_t first, Py_ssize_t* order, uint64_t* sort_keys,
+                      Py_ssize_t n) noexcept

@@ -1,9 +1,11 @@
 """Where each synapse lives in a network's flat parameter vector.
 
-Both backends keep the weights in one C-contiguous 1-D array: synapse ``i`` connects a layer
-of ``layer_sizes[i]`` units to one of ``layer_sizes[i + 1]`` units and is stored row-major,
-after the synapses before it. One buffer makes copying, swapping and saving a network a single
-array operation, and lets the compiled core reach every synapse through one pointer.
+Both backends keep the parameters in one C-contiguous 1-D array. Synapse ``i`` connects a
+layer of ``k = layer_sizes[i]`` units to one of ``j = layer_sizes[i + 1]`` units; its block
+holds the ``(k, j)`` weights row-major and then, in a network with bias units, the ``j``
+biases as one more row, after the blocks of the synapses before it. One buffer makes copying,
+swapping and saving a network a single array operation, and lets the compiled core reach
+every synapse through one pointer.
 """
 
 from __future__ import annotations
@@ -19,20 +21,32 @@ LayerSizes = Sequence[int] | npt.NDArray[np.intp]
 
 
 def synapse_shapes(layer_sizes: LayerSizes) -> list[tuple[int, int]]:
-    """The shape ``(n_in, n_out)`` of each synapse, input side first."""
+    """The shape ``(n_in, n_out)`` of each synapse's weights, input side first."""
     return [(int(k), int(j)) for k, j in pairwise(layer_sizes)]
 
 
-def n_params(layer_sizes: LayerSizes) -> int:
+def n_params(layer_sizes: LayerSizes, bias: bool = False) -> int:
     """The length of the parameter vector of a network with these layer sizes."""
-    return sum(k * j for k, j in synapse_shapes(layer_sizes))
+    return sum((k + bias) * j for k, j in synapse_shapes(layer_sizes))
 
 
-def unpack(params: np.ndarray, layer_sizes: LayerSizes) -> list[np.ndarray]:
-    """Views of ``params``, one 2-D array per synapse; writing to them writes ``params``."""
-    synapses = []
+def unpack(params: np.ndarray, layer_sizes: LayerSizes, bias: bool = False) -> list[np.ndarray]:
+    """Views of ``params``, one ``(n_in + bias, n_out)`` block per synapse: its weights,
+    then its biases as the last row if ``bias``. Writing to them writes ``params``."""
+    blocks = []
     start = 0
     for k, j in synapse_shapes(layer_sizes):
-        synapses.append(params[start : start + k * j].reshape(k, j))
-        start += k * j
-    return synapses
+        blocks.append(params[start : start + (k + bias) * j].reshape(k + bias, j))
+        start += (k + bias) * j
+    return blocks
+
+
+def split(
+    params: np.ndarray, layer_sizes: LayerSizes, bias: bool
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Views of the weights ``(n_in, n_out)`` and of the biases ``(n_out,)`` of every
+    synapse (no biases if not ``bias``)."""
+    blocks = unpack(params, layer_sizes, bias)
+    weights = [block[: block.shape[0] - bias] for block in blocks]
+    biases = [block[-1] for block in blocks] if bias else []
+    return weights, biases

@@ -81,6 +81,29 @@ def check_positive_real(name: str, value: Any) -> float:
     return value
 
 
+def check_real(
+    name: str, value: Any, *, minimum: float = -math.inf, maximum: float = math.inf,
+    below: float | None = None,
+) -> float:
+    """``value`` as a finite Python ``float`` in ``[minimum, maximum]`` (and ``< below``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if value < minimum or value > maximum or (below is not None and value >= below):
+        upper = f"below {below}" if below is not None else f"at most {maximum}"
+        raise ValueError(f"{name} must be at least {minimum} and {upper}, got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` as a ``bool``; only ``True``, ``False`` (and numpy's) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def as_array(name: str, data: Any, dtype: np.dtype) -> np.ndarray:
     """``data`` as a C-contiguous array of ``dtype``, of numbers that are all finite.
 

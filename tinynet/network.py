@@ -1,67 +1,106 @@
 """The public ``Network``: validates and converts, keeps the state, and hands the work to a
-backend (the compiled core or the numpy reference) in one call."""
+backend (the compiled core or the numpy reference)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from tinynet import _core, reference
-from tinynet._layout import LayerSizes, n_params, synapse_shapes, unpack
+from tinynet._layout import LayerSizes, n_params, split, synapse_shapes
+from tinynet._progress import Reporter
+from tinynet._random import derive_key
+from tinynet._settings import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, Architecture, Training
 from tinynet._validation import (
     as_array,
     as_inputs,
     as_targets,
+    check_bool,
     check_choice,
     check_dtype,
     check_int,
     check_layer_sizes,
     check_positive_real,
+    check_real,
     check_seed,
 )
 
 BACKENDS = {"cython": _core, "numpy": reference}
+INITS = ("uniform", "xavier", "he")
+HISTORY_KEYS = ("loss", "mae", "val_loss", "val_mae")
+
+Callback = Callable[["Network", int, dict[str, float]], Any]
 
 
-def initial_params(layer_sizes: LayerSizes, seed: int | None, dtype: np.dtype) -> np.ndarray:
-    """The blog's starting weights, synapse by synapse, in one parameter vector.
+def initial_params(
+    layer_sizes: LayerSizes, seed: int | None, dtype: np.dtype, init: str = "uniform",
+    bias: bool = False,
+) -> np.ndarray:
+    """The starting parameters, synapse by synapse, in one parameter vector.
 
-    ``np.random.seed(seed); syn_i = 2 * np.random.random((n_in, n_out)) - 1``, drawn from
-    numpy's legacy ``RandomState`` in float64 (so ``seed=1`` gives the blog's weights), then
-    converted to ``dtype``.
+    The weights are the blog's draws, ``np.random.seed(seed); syn_i = 2 *
+    np.random.random((n_in, n_out)) - 1`` from numpy's legacy ``RandomState`` in float64
+    (so ``seed=1`` gives the blog's weights), scaled by ``sqrt(6 / (n_in + n_out))`` for
+    ``"xavier"`` and by ``sqrt(6 / n_in)`` for ``"he"``, then converted to ``dtype``.
+    Biases start at zero.
     """
     random_state = np.random.RandomState(seed)
-    synapses = [2 * random_state.random_sample(shape) - 1 for shape in synapse_shapes(layer_sizes)]
-    return np.concatenate([s.ravel() for s in synapses]).astype(dtype)
+    params = np.zeros(n_params(layer_sizes, bias), dtype=dtype)
+    for weights, (k, j) in zip(
+        split(params, layer_sizes, bias)[0], synapse_shapes(layer_sizes), strict=True
+    ):
+        synapse = 2 * random_state.random_sample((k, j)) - 1
+        if init == "xavier":
+            synapse *= math.sqrt(6 / (k + j))
+        elif init == "he":
+            synapse *= math.sqrt(6 / k)
+        weights[...] = synapse
+    return params
 
 
 class Network:
-    """A fully-connected network of sigmoid layers trained by the blog's backpropagation.
+    """A fully-connected network trained by the blog's backpropagation.
 
     Parameters
     ----------
     layers : sequence of int
         The number of units in each layer, input layer first, output layer last:
         ``[3, 4, 1]`` is the blog's three-layer network, ``[3, 1]`` its two-layer one.
+    activation : {"sigmoid", "tanh", "relu"}, default "sigmoid"
+        The hidden layers' activation.
+    output : {"sigmoid", "linear", "softmax"}, default "sigmoid"
+        The output layer's activation and loss: ``"sigmoid"`` and ``"linear"`` with the
+        squared error ``0.5 * sum((y - output)**2)`` (sigmoid is the blog's), ``"softmax"``
+        with the cross-entropy ``-sum(y * log(output))`` (needs two or more outputs and
+        targets that are probabilities, e.g. one-hot rows).
+    bias : bool, default False
+        Give every layer after the input bias units (the blog's network has none).
     seed : int, optional
         Seeds the starting weights, drawn as the blog draws them:
-        ``np.random.seed(seed); syn_i = 2 * np.random.random((n_in, n_out)) - 1``.
-        ``None`` draws fresh weights each time.
+        ``np.random.seed(seed); syn_i = 2 * np.random.random((n_in, n_out)) - 1``, and the
+        shuffling and dropout of every :meth:`fit`. ``None`` draws fresh ones each time.
     dtype : {np.float64, np.float32}, default np.float64
         The precision of the weights and of all arithmetic in training.
     backend : {"cython", "numpy"}, default "cython"
         ``"cython"`` trains in the compiled core; ``"numpy"`` runs the pure-numpy reference
         of the same algorithm (:mod:`tinynet.reference`), which gives the same numbers.
+    init : {"uniform", "xavier", "he"}, default "uniform"
+        The starting weights: the blog's uniform draws in ``[-1, 1)``, or the same draws
+        scaled to Glorot's ``sqrt(6 / (n_in + n_out))`` or He's ``sqrt(6 / n_in)`` bound.
+        Biases start at zero.
 
     Attributes
     ----------
     history : dict of str to numpy.ndarray
-        One float64 value per epoch of the last :meth:`fit`, from that epoch's forward
-        pass (before its update): ``"mae"``, the mean of ``|y - output|`` (the blog's
-        "Error:"), and ``"loss"``, the squared error ``0.5 * sum((y - output)**2)``
-        divided by the number of samples.
+        One float64 value per epoch of the last :meth:`fit`: ``"loss"``, the loss per
+        sample, and ``"mae"``, the mean of ``|y - output|`` (the blog's "Error:"), both
+        from the forward passes of the epoch's updates, each taken before its update;
+        with validation data also ``"val_loss"`` and ``"val_mae"``, the same on the
+        validation data with the weights at the end of the epoch.
 
     Examples
     --------
@@ -75,32 +114,83 @@ class Network:
     0.00858452565325
     >>> net.predict(X).round(8).ravel().tolist()
     [0.00260572, 0.99672209, 0.99701711, 0.00386759]
+
+    A classifier: softmax outputs are class probabilities, their ``argmax`` the labels.
+
+    >>> labels = np.array([0, 1, 1, 0])
+    >>> clf = tinynet.Network([3, 8, 2], activation="tanh", output="softmax", bias=True,
+    ...                       init="xavier", seed=0)
+    >>> clf = clf.fit(X, np.eye(2)[labels], epochs=500, learning_rate=0.1)
+    >>> clf.predict(X).argmax(axis=1).tolist()
+    [0, 1, 1, 0]
     """
 
     def __init__(
         self,
         layers: Sequence[int],
         *,
+        activation: str = "sigmoid",
+        output: str = "sigmoid",
+        bias: bool = False,
         seed: int | None = None,
         dtype: DTypeLike = np.float64,
         backend: str = "cython",
+        init: str = "uniform",
     ) -> None:
-        self._layer_sizes = check_layer_sizes(layers)
+        layer_sizes = check_layer_sizes(layers)
+        self._architecture = Architecture(
+            layer_sizes=layer_sizes,
+            activation=check_choice("activation", activation, HIDDEN_ACTIVATIONS),
+            output=check_choice("output", output, OUTPUT_ACTIVATIONS),
+            bias=check_bool("bias", bias),
+        )
+        if output == "softmax" and layer_sizes[-1] < 2:
+            raise ValueError(
+                f"output 'softmax' needs at least 2 output units, got {int(layer_sizes[-1])}"
+            )
         self._dtype = check_dtype(dtype)
         self._backend = check_choice("backend", backend, tuple(BACKENDS))
-        self._params = initial_params(self._layer_sizes, check_seed(seed), self._dtype)
+        self._init = check_choice("init", init, INITS)
+        seed = check_seed(seed)
+        self._params = initial_params(layer_sizes, seed, self._dtype, self._init, bias)
+        # The key of the fits' shuffling and dropout: from the seed, else from the OS.
+        root = np.random.SeedSequence(seed).generate_state(2, np.uint64)
+        self._key = int(root[1])
+        self._fits = 0
         self.history: dict[str, np.ndarray] = {"loss": np.empty(0), "mae": np.empty(0)}
 
     def __repr__(self) -> str:
+        arch = self._architecture
         return (
-            f"Network({self.layer_sizes!r}, dtype=np.{self._dtype.name}, "
-            f"backend={self._backend!r})"
+            f"Network({self.layer_sizes!r}, activation={arch.activation!r}, "
+            f"output={arch.output!r}, bias={arch.bias}, dtype=np.{self._dtype.name}, "
+            f"backend={self._backend!r}, init={self._init!r})"
         )
 
     @property
     def layer_sizes(self) -> list[int]:
         """The number of units in each layer, input first."""
-        return self._layer_sizes.tolist()
+        return self._architecture.layer_sizes.tolist()
+
+    @property
+    def activation(self) -> str:
+        """The hidden layers' activation."""
+        return self._architecture.activation
+
+    @property
+    def output(self) -> str:
+        """The output layer's activation (and so its loss)."""
+        return self._architecture.output
+
+    @property
+    def bias(self) -> bool:
+        """Whether the layers have bias units."""
+        return self._architecture.bias
+
+    @property
+    def init(self) -> str:
+        """How the starting weights were drawn."""
+        return self._init
 
     @property
     def dtype(self) -> np.dtype:
@@ -120,44 +210,119 @@ class Network:
         ``net.weights = [np.full((4, 1), 0.5)]``. Assigned arrays must have exactly these
         shapes and finite values; they are converted to the network's dtype.
         """
-        return [synapse.copy() for synapse in unpack(self._params, self._layer_sizes)]
+        return [w.copy() for w in self._split(self._params)[0]]
 
     @weights.setter
     def weights(self, weights: Sequence[ArrayLike]) -> None:
-        shapes = synapse_shapes(self._layer_sizes)
-        if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
-            raise TypeError(f"weights must be a list of {len(shapes)} arrays, got {type(weights)}")
-        if len(weights) != len(shapes):
-            raise ValueError(f"weights must be a list of {len(shapes)} arrays, got {len(weights)}")
-        params = np.empty(n_params(self._layer_sizes), dtype=self._dtype)
-        for i, (synapse, target, shape) in enumerate(
-            zip(weights, unpack(params, self._layer_sizes), shapes, strict=True)
+        self._assign("weights", weights, 0, synapse_shapes(self._architecture.layer_sizes))
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """The biases ``[b0, b1, ...]``, ``b_i`` of shape ``(layers[i+1],)``; ``[]`` without
+        bias units.
+
+        Copies, assigned like :attr:`weights`: ``net.biases = [np.zeros(4), np.zeros(1)]``.
+        """
+        return [b.copy() for b in self._split(self._params)[1]]
+
+    @biases.setter
+    def biases(self, biases: Sequence[ArrayLike]) -> None:
+        shapes = [(j,) for _, j in synapse_shapes(self._architecture.layer_sizes)]
+        self._assign("biases", biases, 1, shapes if self.bias else [])
+
+    def _split(self, params: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        arch = self._architecture
+        return split(params, arch.layer_sizes, arch.bias)
+
+    def _assign(
+        self, name: str, arrays: Sequence[ArrayLike], part: int, shapes: list[tuple[int, ...]]
+    ) -> None:
+        """Set the weights (``part`` 0) or the biases (1) from ``arrays``, all or nothing."""
+        if isinstance(arrays, np.ndarray) or not isinstance(arrays, Sequence):
+            raise TypeError(f"{name} must be a list of {len(shapes)} arrays, got {type(arrays)}")
+        if len(arrays) != len(shapes):
+            raise ValueError(f"{name} must be a list of {len(shapes)} arrays, got {len(arrays)}")
+        params = self._params.copy()
+        for i, (array, target, shape) in enumerate(
+            zip(arrays, self._split(params)[part], shapes, strict=True)
         ):
-            array = as_array(f"weights[{i}]", synapse, self._dtype)
+            array = as_array(f"{name}[{i}]", array, self._dtype)
             if array.shape != shape:
-                raise ValueError(f"weights[{i}] must have shape {shape}, got {array.shape}")
+                raise ValueError(f"{name}[{i}] must have shape {shape}, got {array.shape}")
             target[...] = array
         self._params = params
 
     def fit(
-        self, X: ArrayLike, y: ArrayLike, *, epochs: int, learning_rate: float = 1.0
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        *,
+        epochs: int,
+        learning_rate: float = 1.0,
+        batch_size: int | None = None,
+        shuffle: bool = True,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        l2: float = 0.0,
+        dropout: float = 0.0,
+        clip: float | None = None,
+        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+        callbacks: Iterable[Callback] | None = None,
+        verbose: int = 0,
+        progress: bool | None = None,
     ) -> Network:
-        """Train on all of ``X`` and ``y`` at once for ``epochs`` epochs (the blog's loop).
+        """Train on ``X`` and ``y`` for ``epochs`` epochs of the blog's backpropagation.
 
-        Each epoch runs the forward pass, then updates every synapse by
-        ``syn_i += learning_rate * l_i.T . l_{i+1}_delta``: the gradient of the squared
-        error summed over the samples (the blog's ``alpha`` convention).
+        Each update, on a batch of rows, moves every synapse by
+        ``syn_i += learning_rate * (l_i.T . l_{i+1}_delta - l2 * syn_i)``: down the gradient
+        of the loss *summed* over the batch (the blog's ``alpha`` convention, whatever the
+        batch size), plus the L2 penalty ``l2 / 2 * sum(syn_i**2)`` (biases are not
+        penalised).
 
         Parameters
         ----------
         X : array_like, shape (n_samples, n_inputs)
             Training inputs; integer and boolean arrays and nested lists are converted.
         y : array_like, shape (n_samples, n_outputs) or (n_samples,)
-            Targets; 1-D for a network with one output.
+            Targets; 1-D for a network with one output. For a softmax output, rows of class
+            probabilities: one-hot rows ``np.eye(n_classes)[labels]`` for labels.
         epochs : int
-            The number of passes over the data (each is one weight update).
+            The number of passes over the data.
         learning_rate : float, default 1.0
             Multiplies each update (the blog's ``alpha``; 1.0 is the blog's network).
+        batch_size : int, optional
+            Rows per update; ``None`` (or at least ``n_samples``) is the full batch, one
+            update per epoch. The last batch of an epoch may be smaller.
+        shuffle : bool, default True
+            Visit the rows in a new order each epoch (with mini-batches only), drawn from
+            the network's ``seed``.
+        momentum : float, default 0.0
+            In ``[0, 1)``. Classical momentum: ``v = momentum * v + learning_rate * step``,
+            ``syn += v``, with ``v`` starting at zero in every fit.
+        nesterov : bool, default False
+            Nesterov's momentum instead: ``syn += momentum * v + learning_rate * step``.
+            No effect without ``momentum``.
+        l2 : float, default 0.0
+            The L2 penalty's weight (weight decay), at least 0.
+        dropout : float, default 0.0
+            In ``[0, 1)``: the fraction of hidden units dropped at random in each forward
+            pass of training (inverted dropout: the kept ones are scaled by
+            ``1 / (1 - dropout)``; :meth:`predict` drops none). Needs a hidden layer.
+        clip : float, optional
+            Bound every delta (each unit's error signal, output and hidden) to
+            ``[-clip, clip]``: the blog's "delta trimming". ``None`` does not clip.
+        validation_data : tuple (X_val, y_val), optional
+            Data to measure after every epoch, into ``history["val_loss"]`` and
+            ``history["val_mae"]``.
+        callbacks : list of callables, optional
+            Each is called as ``callback(network, epoch, logs)`` after every epoch; a truthy
+            return value stops training (see :mod:`tinynet.callbacks`, e.g.
+            :class:`~tinynet.EarlyStopping`).
+        verbose : int, default 0
+            Print the epoch's measures every ``verbose`` epochs (0: never).
+        progress : bool, optional
+            Show a progress line on stderr for fits longer than a second; ``None`` shows it
+            when stderr is a terminal.
 
         Returns
         -------
@@ -167,35 +332,124 @@ class Network:
         Raises
         ------
         FloatingPointError
-            If training diverged to non-finite weights; the network is then left as it was.
+            If training diverged to non-finite weights. The network then keeps the weights
+            it had before the fit or, with callbacks, those of the last epoch they saw.
         """
-        X, _ = as_inputs("X", X, self._dtype, int(self._layer_sizes[0]), allow_one_sample=False)
-        y = as_targets("y", y, self._dtype, X.shape[0], int(self._layer_sizes[-1]))
+        arch = self._architecture
+        n_in, n_out = int(arch.layer_sizes[0]), int(arch.layer_sizes[-1])
+        X, _ = as_inputs("X", X, self._dtype, n_in, allow_one_sample=False)
+        y = as_targets("y", y, self._dtype, X.shape[0], n_out)
         epochs = check_int("epochs", epochs, minimum=1)
+        training = self._training(
+            len(X), learning_rate, batch_size, shuffle, momentum, nesterov, l2, dropout, clip
+        )
+        validation = self._validation_data(validation_data, n_in, n_out)
+        callbacks = self._callbacks(callbacks)
+        verbose = check_int("verbose", int(verbose) if isinstance(verbose, bool) else verbose,
+                            minimum=0)
+        if progress is not None:
+            progress = check_bool("progress", progress)
+
+        # Train a copy, so that a failed fit leaves the network as it was.
+        params = self._params.copy()
+        trainer = BACKENDS[self._backend].Trainer(X, y, params, arch, training, validation)
+        measures = HISTORY_KEYS if validation is not None else HISTORY_KEYS[:2]
+        history = np.full((epochs, 4), np.nan)
+        reporter = Reporter(epochs, verbose, progress)
+        done = 0
+        try:
+            while done < epochs:
+                chunk = 1 if callbacks else reporter.epochs_until_next(done)
+                trainer.run(chunk, history[done : done + chunk])
+                done += chunk
+                logs = dict(zip(measures, history[done - 1].tolist(), strict=False))
+                reporter.report(done, logs)
+                if callbacks:
+                    self._commit(params, history[:done], measures)
+                    stops = [bool(callback(self, done - 1, logs)) for callback in callbacks]
+                    if any(stops):
+                        break
+            else:
+                self._commit(params, history, measures)
+        finally:
+            reporter.close()
+        self._fits += 1  # the next fit shuffles and drops out anew
+        return self
+
+    def _commit(self, params: np.ndarray, history: np.ndarray, measures: Sequence[str]) -> None:
+        """Make ``params`` (copied) the network's weights and ``history`` its history."""
+        if not np.isfinite(params).all():
+            raise FloatingPointError(
+                "training diverged (non-finite weights); try a smaller learning_rate or "
+                "scale the inputs. The network keeps its last finite weights."
+            )
+        self._params = params.copy()
+        self.history = {name: history[:, i].copy() for i, name in enumerate(measures)}
+
+    def _training(
+        self, n_samples: int, learning_rate: Any, batch_size: Any, shuffle: Any,
+        momentum: Any, nesterov: Any, l2: Any, dropout: Any, clip: Any,
+    ) -> Training:
+        """The checked options of one fit, with this fit's random key."""
         learning_rate = check_positive_real("learning_rate", learning_rate)
         if learning_rate > float(np.finfo(self._dtype).max):
             raise ValueError(
                 f"learning_rate {learning_rate!r} is too large for {self._dtype} arithmetic"
             )
-
-        # Train a copy, so that a failed fit leaves the network as it was.
-        params = self._params.copy()
-        mae = np.empty(epochs)
-        loss = np.empty(epochs)
-        BACKENDS[self._backend].train(
-            X, y, params, self._layer_sizes, epochs, learning_rate, mae, loss
+        if batch_size is not None:
+            batch_size = check_int("batch_size", batch_size, minimum=1)
+        dropout = check_real("dropout", dropout, minimum=0.0, below=1.0)
+        if dropout > 0 and len(self._architecture.layer_sizes) < 3:
+            raise ValueError("dropout needs a hidden layer; this network has none")
+        if clip is not None:
+            clip = check_positive_real("clip", clip)
+        return Training(
+            learning_rate=learning_rate,
+            batch_size=n_samples if batch_size is None else min(batch_size, n_samples),
+            shuffle=check_bool("shuffle", shuffle),
+            momentum=check_real("momentum", momentum, minimum=0.0, below=1.0),
+            nesterov=check_bool("nesterov", nesterov),
+            l2=check_real("l2", l2, minimum=0.0),
+            dropout=dropout,
+            dropout_scale=float(self._dtype.type(1 / (1 - dropout))),
+            clip=0.0 if clip is None else clip,
+            key=derive_key(self._key, self._fits),
         )
-        if not np.isfinite(params).all():
-            raise FloatingPointError(
-                "training diverged (non-finite weights); try a smaller learning_rate or "
-                "scale the inputs. The network is unchanged."
+
+    def _validation_data(
+        self, validation_data: Any, n_in: int, n_out: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        if validation_data is None:
+            return None
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError(
+                f"validation_data must be a tuple (X_val, y_val), got {type(validation_data)}"
             )
-        self._params = params
-        self.history = {"loss": loss, "mae": mae}
-        return self
+        X_val, _ = as_inputs(
+            "validation_data[0]", validation_data[0], self._dtype, n_in, allow_one_sample=False
+        )
+        y_val = as_targets("validation_data[1]", validation_data[1], self._dtype, len(X_val),
+                           n_out)
+        return X_val, y_val
+
+    @staticmethod
+    def _callbacks(callbacks: Any) -> list[Callback]:
+        if callbacks is None:
+            return []
+        if callable(callbacks) or not isinstance(callbacks, Iterable):
+            raise TypeError(f"callbacks must be a list of callables, got {callbacks!r}")
+        callbacks = list(callbacks)
+        for i, callback in enumerate(callbacks):
+            if not callable(callback):
+                raise TypeError(f"callbacks[{i}] is not callable: {callback!r}")
+        return callbacks
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The network's output for ``X``: one row per sample, one column per output unit.
+
+        For a sigmoid output the values are probabilities of each output being 1 (labels:
+        ``net.predict(X) > 0.5``); for a softmax output each row holds the probabilities of
+        the classes (labels: ``net.predict(X).argmax(axis=1)``).
 
         Parameters
         ----------
@@ -206,11 +460,12 @@ class Network:
         -------
         numpy.ndarray
             Shape ``(n_samples, n_outputs)``, or ``(n_outputs,)`` for a 1-D ``X``, in the
-            network's dtype; each value is a sigmoid output in ``[0, 1]``.
+            network's dtype.
         """
+        arch = self._architecture
         X, one_sample = as_inputs(
-            "X", X, self._dtype, int(self._layer_sizes[0]), allow_one_sample=True
+            "X", X, self._dtype, int(arch.layer_sizes[0]), allow_one_sample=True
         )
-        out = np.empty((X.shape[0], int(self._layer_sizes[-1])), dtype=self._dtype)
-        BACKENDS[self._backend].forward(X, self._params, self._layer_sizes, out)
+        out = np.empty((X.shape[0], int(arch.layer_sizes[-1])), dtype=self._dtype)
+        BACKENDS[self._backend].forward(X, self._params, arch, out)
         return out[0] if one_sample else out

@@ -1,0 +1,90 @@
+"""What a ``fit`` prints while it runs: ``verbose`` lines and the progress display.
+
+The trainer runs epochs in chunks between the points where this module (or a callback)
+needs control; without either, a fit is one chunk, one call into the backend.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+# The progress display appears once a fit has run this long, and is redrawn about this often.
+PROGRESS_AFTER_SECONDS = 1.0
+PROGRESS_EVERY_SECONDS = 0.2
+
+COLUMNS = ("loss", "mae", "val_loss", "val_mae")
+
+
+def format_metrics(values: dict[str, float]) -> str:
+    """``loss 0.0123  mae 0.0456 ...`` for the measures present."""
+    return "  ".join(f"{name} {values[name]:.6g}" for name in COLUMNS if name in values)
+
+
+class Reporter:
+    """Prints a line every ``verbose`` epochs to ``out``, and keeps a one-line progress
+    display on ``err`` when ``progress`` (``None``: when ``err`` is a terminal) for fits
+    that run longer than :data:`PROGRESS_AFTER_SECONDS`."""
+
+    def __init__(
+        self,
+        epochs: int,
+        verbose: int,
+        progress: bool | None,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self.epochs = epochs
+        self.verbose = verbose
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
+        if progress is None:
+            isatty = getattr(self.err, "isatty", None)
+            progress = bool(isatty and isatty())
+        self.progress = progress
+        self.started = time.perf_counter()
+        self.seconds_per_epoch = 0.0
+        self.shown = False
+
+    def epochs_until_next(self, done: int) -> int:
+        """How many epochs may run before the reporter needs control again."""
+        chunk = self.epochs - done
+        if self.verbose:
+            chunk = min(chunk, self.verbose - done % self.verbose)
+        if self.progress:
+            if self.seconds_per_epoch == 0.0:
+                return 1  # first, measure one epoch
+            chunk = min(chunk, max(1, int(PROGRESS_EVERY_SECONDS / self.seconds_per_epoch)))
+        return chunk
+
+    def report(self, done: int, values: dict[str, float]) -> None:
+        """After ``done`` epochs, whose last gave ``values``."""
+        elapsed = time.perf_counter() - self.started
+        self.seconds_per_epoch = elapsed / done
+        if self.verbose and (done % self.verbose == 0 or done == self.epochs):
+            self._clear()
+            print(f"epoch {done}/{self.epochs}  {format_metrics(values)}", file=self.out)
+        if self.progress and (self.shown or elapsed >= PROGRESS_AFTER_SECONDS):
+            remaining = (self.epochs - done) * self.seconds_per_epoch
+            width = 20
+            filled = width * done // self.epochs
+            bar = "#" * filled + "-" * (width - filled)
+            self.err.write(
+                f"\r[{bar}] epoch {done}/{self.epochs}  {format_metrics(values)}"
+                f"  {remaining:.0f} s left "
+            )
+            self.err.flush()
+            self.shown = True
+
+    def close(self) -> None:
+        """End the progress display's line, if one was drawn."""
+        if self.shown:
+            self.err.write("\n")
+            self.err.flush()
+            self.shown = False
+
+    def _clear(self) -> None:
+        if self.shown:
+            self.err.write("\r\033[K")
+            self.err.flush()

@@ -1,0 +1,45 @@
+"""The settings a backend needs, checked and converted by :class:`tinynet.Network`.
+
+Both backends (the compiled core and the numpy reference) take these two records; they
+trust their contents, so every check happens before either sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+OUTPUT_ACTIVATIONS = ("sigmoid", "linear", "softmax")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the parameter vector means: the layer sizes (input first, an ``intp`` array),
+    the hidden layers' and the output layer's activations, and whether each synapse has a
+    bias row (stored after its weights, see :mod:`tinynet._layout`)."""
+
+    layer_sizes: np.ndarray
+    activation: str = "sigmoid"
+    output: str = "sigmoid"
+    bias: bool = False
+
+
+@dataclass(frozen=True)
+class Training:
+    """How one ``fit`` trains: the arguments of :meth:`tinynet.Network.fit` that shape the
+    arithmetic, with ``batch_size`` resolved to a number of rows, ``clip`` 0.0 for none,
+    ``dropout_scale`` the dtype-rounded ``1 / (1 - dropout)``, and ``key`` the 64-bit key
+    of this fit's shuffles and dropout masks."""
+
+    learning_rate: float = 1.0
+    batch_size: int = 1
+    shuffle: bool = False
+    momentum: float = 0.0
+    nesterov: bool = False
+    l2: float = 0.0
+    dropout: float = 0.0
+    dropout_scale: float = 1.0
+    clip: float = 0.0
+    key: int = 0
