@@ -229,6 +229,23 @@ inline void forward_layer(Activation f, const T* TINYNET_RESTRICT l_prev__nk,
     activate(f, l__nj, log_out__nj, n, j);
 }
 
+// The squared-error output delta, (y - l) * g(l) for each output, with sum |y - l| and
+// sum (y - l)^2 accumulated in double for either T.
+template <typename T, typename G>
+inline void squared_error_delta(const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT l,
+                                T* TINYNET_RESTRICT l_delta, idx_t size, double* abs_error_sum,
+                                double* squared_error_sum, G g) {
+    double abs_sum = 0.0, squared_sum = 0.0;
+    for (idx_t i = 0; i < size; ++i) {
+        const T error = y[i] - l[i];
+        l_delta[i] = error * g(l[i]);
+        abs_sum += std::fabs(double(error));
+        squared_sum += double(error) * double(error);
+    }
+    *abs_error_sum = abs_sum;
+    *squared_error_sum = squared_sum;
+}
+
 // The output layer's delta, the negative gradient of each sample's loss with respect to the
 // output units' inputs, with the sums the history reports: sum |y - l| and the summed loss.
 //   sigmoid: loss 0.5 (y - l)^2, delta (y - l) * sigmoid_d(l)   (the blog)
@@ -240,20 +257,28 @@ template <typename T>
 inline void output_delta(Activation f, const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT l,
                          T* TINYNET_RESTRICT l_delta, idx_t size, double* abs_error_sum,
                          double* loss_sum) {
-    double abs_sum = 0.0, loss = 0.0;
-    for (idx_t i = 0; i < size; ++i) {
-        const T error = y[i] - l[i];
-        abs_sum += std::fabs(double(error));
-        if (f == kSoftmax) {
-            loss -= double(y[i]) * double(l_delta[i]);
-            l_delta[i] = error;
-        } else {
-            loss += 0.5 * (double(error) * double(error));
-            l_delta[i] = f == kSigmoid ? error * sigmoid_d(l[i]) : error;
+    double squared_sum = 0.0;
+    switch (f) {
+        case kSoftmax: {
+            double abs_sum = 0.0, loss = 0.0;
+            for (idx_t i = 0; i < size; ++i) {
+                const T error = y[i] - l[i];
+                abs_sum += std::fabs(double(error));
+                loss -= double(y[i]) * double(l_delta[i]);
+                l_delta[i] = error;
+            }
+            *abs_error_sum = abs_sum;
+            *loss_sum = loss;
+            return;
         }
+        case kSigmoid:
+            squared_error_delta(y, l, l_delta, size, abs_error_sum, &squared_sum, sigmoid_d<T>);
+            break;
+        default:
+            squared_error_delta(y, l, l_delta, size, abs_error_sum, &squared_sum,
+                                [](T) { return T(1); });
     }
-    *abs_error_sum = abs_sum;
-    *loss_sum = loss;
+    *loss_sum = 0.5 * squared_sum;
 }
 
 // l_delta__nk = (l_next_delta__nj . syn__kjᵀ) * slope__nk: the error sent back through a

@@ -1,7 +1,7 @@
 """Type stubs for the compiled core, ``tinynet/_core.pyx``.
 
 Every array argument must be C-contiguous; the float arrays of one call share one dtype,
-float32 or float64. ``layer_sizes`` is an ``intp`` array.
+float32 or float64. The numpy reference, ``tinynet.reference``, has the same interface.
 """
 
 from typing import TypeVar
@@ -9,22 +9,35 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from tinynet._settings import Architecture, Training
+
 _Float = TypeVar("_Float", np.float32, np.float64)
 
-def train(
-    X: npt.NDArray[_Float],
-    y: npt.NDArray[_Float],
-    params: npt.NDArray[_Float],
-    layer_sizes: npt.NDArray[np.intp],
-    epochs: int,
-    learning_rate: float,
-    mae: npt.NDArray[np.float64],
-    loss: npt.NDArray[np.float64],
-) -> None: ...
+ACTIVATIONS: dict[str, int]
+SHUFFLE_STREAM: int
+DROPOUT_STREAM: int
+
+class Trainer:
+    X: npt.NDArray[np.floating]
+    y: npt.NDArray[np.floating]
+    params: npt.NDArray[np.floating]
+    X_val: npt.NDArray[np.floating] | None
+    y_val: npt.NDArray[np.floating] | None
+    def __init__(
+        self,
+        X: npt.NDArray[_Float],
+        y: npt.NDArray[_Float],
+        params: npt.NDArray[_Float],
+        architecture: Architecture,
+        training: Training,
+        validation: tuple[npt.NDArray[_Float], npt.NDArray[_Float]] | None = None,
+    ) -> None: ...
+    def run(self, epochs: int, history: npt.NDArray[np.float64]) -> None: ...
+
 def forward(
     X: npt.NDArray[_Float],
     params: npt.NDArray[_Float],
-    layer_sizes: npt.NDArray[np.intp],
+    architecture: Architecture,
     out: npt.NDArray[_Float],
 ) -> None: ...
 def sigmoid(x: npt.NDArray[_Float], out: npt.NDArray[_Float]) -> None: ...

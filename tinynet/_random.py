@@ -33,8 +33,9 @@ def random_uniform(key: int, counters: npt.ArrayLike) -> np.ndarray:
 def random_order(key: int, first: int, n: int) -> np.ndarray:
     """A permutation of ``range(n)``: the indices sorted by ``random_bits(key, first + i)``,
     ties by index."""
-    return np.argsort(random_bits(key, np.arange(n, dtype=np.uint64) + np.uint64(first)),
-                      kind="stable")
+    return np.argsort(
+        random_bits(key, np.arange(n, dtype=np.uint64) + np.uint64(first)), kind="stable"
+    )
 
 
 def derive_key(key: int, counter: int) -> int:

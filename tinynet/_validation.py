@@ -82,7 +82,11 @@ def check_positive_real(name: str, value: Any) -> float:
 
 
 def check_real(
-    name: str, value: Any, *, minimum: float = -math.inf, maximum: float = math.inf,
+    name: str,
+    value: Any,
+    *,
+    minimum: float = -math.inf,
+    maximum: float = math.inf,
     below: float | None = None,
 ) -> float:
     """``value`` as a finite Python ``float`` in ``[minimum, maximum]`` (and ``< below``)."""

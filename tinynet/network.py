@@ -37,7 +37,10 @@ Callback = Callable[["Network", int, dict[str, float]], Any]
 
 
 def initial_params(
-    layer_sizes: LayerSizes, seed: int | None, dtype: np.dtype, init: str = "uniform",
+    layer_sizes: LayerSizes,
+    seed: int | None,
+    dtype: np.dtype,
+    init: str = "uniform",
     bias: bool = False,
 ) -> np.ndarray:
     """The starting parameters, synapse by synapse, in one parameter vector.
@@ -235,7 +238,7 @@ class Network:
         return split(params, arch.layer_sizes, arch.bias)
 
     def _assign(
-        self, name: str, arrays: Sequence[ArrayLike], part: int, shapes: list[tuple[int, ...]]
+        self, name: str, arrays: Sequence[ArrayLike], part: int, shapes: Sequence[tuple[int, ...]]
     ) -> None:
         """Set the weights (``part`` 0) or the biases (1) from ``arrays``, all or nothing."""
         if isinstance(arrays, np.ndarray) or not isinstance(arrays, Sequence):
@@ -345,8 +348,9 @@ class Network:
         )
         validation = self._validation_data(validation_data, n_in, n_out)
         callbacks = self._callbacks(callbacks)
-        verbose = check_int("verbose", int(verbose) if isinstance(verbose, bool) else verbose,
-                            minimum=0)
+        verbose = check_int(
+            "verbose", int(verbose) if isinstance(verbose, bool) else verbose, minimum=0
+        )
         if progress is not None:
             progress = check_bool("progress", progress)
 
@@ -387,8 +391,16 @@ class Network:
         self.history = {name: history[:, i].copy() for i, name in enumerate(measures)}
 
     def _training(
-        self, n_samples: int, learning_rate: Any, batch_size: Any, shuffle: Any,
-        momentum: Any, nesterov: Any, l2: Any, dropout: Any, clip: Any,
+        self,
+        n_samples: int,
+        learning_rate: Any,
+        batch_size: Any,
+        shuffle: Any,
+        momentum: Any,
+        nesterov: Any,
+        l2: Any,
+        dropout: Any,
+        clip: Any,
     ) -> Training:
         """The checked options of one fit, with this fit's random key."""
         learning_rate = check_positive_real("learning_rate", learning_rate)
@@ -428,8 +440,9 @@ class Network:
         X_val, _ = as_inputs(
             "validation_data[0]", validation_data[0], self._dtype, n_in, allow_one_sample=False
         )
-        y_val = as_targets("validation_data[1]", validation_data[1], self._dtype, len(X_val),
-                           n_out)
+        y_val = as_targets(
+            "validation_data[1]", validation_data[1], self._dtype, len(X_val), n_out
+        )
         return X_val, y_val
 
     @staticmethod

@@ -129,6 +129,7 @@ def output_delta(
     l_error = y - out
     abs_sum = float(np.sum(np.abs(l_error), dtype=np.float64))
     if output == "softmax":
+        assert log_out is not None
         loss_sum = float(-np.sum(y.astype(np.float64) * log_out))
         return l_error, loss_sum, abs_sum
     loss_sum = float(0.5 * np.sum(np.square(l_error, dtype=np.float64)))
@@ -240,7 +241,8 @@ class Trainer:
                 v *= t.momentum
                 v += t.learning_rate * step
                 block += t.momentum * v + t.learning_rate * step if t.nesterov else v
-            l_delta = l_prev_delta
+            if l_prev_delta is not None:
+                l_delta = l_prev_delta
         return loss_sum, abs_sum
 
 
