@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module_name", ["tinynet", "tinynet.network"])
+@pytest.mark.parametrize("module_name", ["tinynet", "tinynet.network", "tinynet.callbacks"])
 def test_doctests(module_name):
     module = importlib.import_module(module_name)
     failed, attempted = doctest.testmod(module, report=True)
