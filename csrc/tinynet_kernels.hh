@@ -106,6 +106,27 @@ inline void transpose_dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_REST
     }
 }
 
+// syn__kj += learning_rate * (a__nkᵀ . b__nj): the blog's update, each sum taken in index
+// order over n as in transpose_dot. Narrow synapses add each sum straight from its register;
+// wide ones go through `step` (k * j elements), so the results are the same either way.
+template <typename T>
+inline void transpose_dot_update(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_RESTRICT b__nj,
+                                 T* TINYNET_RESTRICT syn__kj, T* TINYNET_RESTRICT step, idx_t n,
+                                 idx_t k, idx_t j, T learning_rate) {
+    if (j < kRowSweepMinColumns) {
+        for (idx_t p = 0; p < k; ++p) {
+            for (idx_t q = 0; q < j; ++q) {
+                T sum = T(0);
+                for (idx_t r = 0; r < n; ++r) sum += a__nk[r * k + p] * b__nj[r * j + q];
+                syn__kj[p * j + q] += learning_rate * sum;
+            }
+        }
+        return;
+    }
+    transpose_dot(a__nk, b__nj, step, n, k, j);
+    for (idx_t i = 0; i < k * j; ++i) syn__kj[i] += learning_rate * step[i];
+}
+
 // The activation functions, by the codes the Cython core passes (see tinynet/_kernels.pxd).
 // Hidden layers use sigmoid, tanh or relu; the output layer sigmoid, linear or softmax.
 enum Activation { kSigmoid = 0, kTanh = 1, kRelu = 2, kLinear = 3, kSoftmax = 4 };

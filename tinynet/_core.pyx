@@ -37,6 +37,7 @@ from tinynet._kernels cimport (
     random_order,
     sigmoid_all,
     transpose_dot,
+    transpose_dot_update,
     update,
 )
 
@@ -67,7 +68,7 @@ cdef struct Settings:
     uint64_t shuffle_key, dropout_key
 
 
-cdef void forward_pass(const Net* net, const floating* l0, const floating* params,
+cdef inline void forward_pass(const Net* net, const floating* l0, const floating* params,
                        floating** layers, floating** slopes, floating* log_out, Py_ssize_t n,
                        const Settings* dropout, uint64_t first_row) noexcept nogil:
     """layers[i + 1] = f(layers[i] . syn_i + bias_i) for each synapse, layers[0] being l0.
@@ -94,7 +95,7 @@ cdef void forward_pass(const Net* net, const floating* l0, const floating* param
         l_prev = layers[i + 1]
 
 
-cdef void backward_pass(const Net* net, const Settings* s, const floating* l0,
+cdef inline void backward_pass(const Net* net, const Settings* s, const floating* l0,
                         floating* params, floating* velocity, floating** layers,
                         floating** deltas, floating** slopes, floating* step,
                         Py_ssize_t n) noexcept nogil:
@@ -105,6 +106,11 @@ cdef void backward_pass(const Net* net, const Settings* s, const floating* l0,
     velocity with momentum): the blog's order, in which every delta is computed with the
     weights of the forward pass.
     """
+    # Local copies: the compiler cannot tell that the weight updates leave them alone.
+    cdef floating learning_rate = <floating>s.learning_rate, momentum = <floating>s.momentum
+    cdef floating l2 = <floating>s.l2, clip = <floating>s.clip
+    cdef bint bias = net.bias, nesterov = s.nesterov
+    cdef Activation hidden = net.hidden
     cdef Py_ssize_t i, k, j, size
     cdef floating* syn
     cdef const floating* l_prev
@@ -113,25 +119,32 @@ cdef void backward_pass(const Net* net, const Settings* s, const floating* l0,
         j = net.sizes[i + 1]
         syn = params + net.offsets[i]
         if i > 0:
-            hidden_delta(net.hidden, deltas[i + 1], syn, layers[i],
+            hidden_delta(hidden, deltas[i + 1], syn, layers[i],
                          slopes[i] if slopes != NULL else NULL, deltas[i], n, k, j)
-            if s.clip > 0:
-                clip_all(deltas[i], n * k, <floating>s.clip)
+            if clip > 0:
+                clip_all(deltas[i], n * k, clip)
             l_prev = layers[i]
         else:
             l_prev = l0
+        if l2 == 0 and momentum == 0:
+            # The blog's update, without a pass through the step buffer.
+            transpose_dot_update(l_prev, deltas[i + 1], syn, step, n, k, j, learning_rate)
+            if bias:
+                column_sums(deltas[i + 1], step, n, j)
+                update(syn + k * j, step, j, learning_rate)
+            continue
         transpose_dot(l_prev, deltas[i + 1], step, n, k, j)
-        if s.l2 != 0:
-            decay(step, syn, k * j, <floating>s.l2)
+        if l2 != 0:
+            decay(step, syn, k * j, l2)
         size = k * j
-        if net.bias:
+        if bias:
             column_sums(deltas[i + 1], step + size, n, j)
             size += j
-        if s.momentum != 0:
-            momentum_update(syn, velocity + net.offsets[i], step, size,
-                            <floating>s.learning_rate, <floating>s.momentum, s.nesterov)
+        if momentum != 0:
+            momentum_update(syn, velocity + net.offsets[i], step, size, learning_rate, momentum,
+                            nesterov)
         else:
-            update(syn, step, size, <floating>s.learning_rate)
+            update(syn, step, size, learning_rate)
 
 
 cdef Py_ssize_t[::1] block_offsets(const Py_ssize_t[::1] layer_sizes, bint bias):

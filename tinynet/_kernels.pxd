@@ -17,6 +17,9 @@ cdef extern from "tinynet_kernels.hh" namespace "tinynet" nogil:
                 Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
     void transpose_dot[T](const T* a__nk, const T* b__nj, T* c__kj,
                           Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
+    void transpose_dot_update[T](const T* a__nk, const T* b__nj, T* syn__kj, T* step,
+                                 Py_ssize_t n, Py_ssize_t k, Py_ssize_t j,
+                                 T learning_rate) noexcept
     void forward_layer[T](Activation f, const T* l_prev__nk, const T* syn__kj,
                           const T* bias__j, T* l__nj, T* log_out__nj,
                           Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
