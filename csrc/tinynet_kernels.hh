@@ -271,22 +271,26 @@ inline void squared_error_delta(const T* TINYNET_RESTRICT y, const T* TINYNET_RE
 // output units' inputs, with the sums the history reports: sum |y - l| and the summed loss.
 //   sigmoid: loss 0.5 (y - l)^2, delta (y - l) * sigmoid_d(l)   (the blog)
 //   linear:  loss 0.5 (y - l)^2, delta  y - l
-//   softmax: loss -y log(l),     delta  y - l; l_delta must hold log(l) on entry (from
-//            softmax_rows) and is overwritten element by element.
-// The sums are taken in double for either T.
+//   softmax: loss -y log(l),     delta  y - l * sum(y): y - l for targets that sum to 1.
+//            l_delta must hold log(l) on entry (from softmax_rows); it is overwritten.
+// For n rows of j outputs; the sums are taken in double for either T.
 template <typename T>
 inline void output_delta(Activation f, const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT l,
-                         T* TINYNET_RESTRICT l_delta, idx_t size, double* abs_error_sum,
+                         T* TINYNET_RESTRICT l_delta, idx_t n, idx_t j, double* abs_error_sum,
                          double* loss_sum) {
+    const idx_t size = n * j;
     double squared_sum = 0.0;
     switch (f) {
         case kSoftmax: {
             double abs_sum = 0.0, loss = 0.0;
-            for (idx_t i = 0; i < size; ++i) {
-                const T error = y[i] - l[i];
-                abs_sum += std::fabs(double(error));
-                loss -= double(y[i]) * double(l_delta[i]);
-                l_delta[i] = error;
+            for (idx_t r = 0; r < n; ++r) {
+                T y_sum = T(0);
+                for (idx_t q = 0; q < j; ++q) y_sum += y[r * j + q];
+                for (idx_t i = r * j; i < (r + 1) * j; ++i) {
+                    abs_sum += std::fabs(double(y[i] - l[i]));
+                    loss -= double(y[i]) * double(l_delta[i]);
+                    l_delta[i] = y[i] - l[i] * y_sum;
+                }
             }
             *abs_error_sum = abs_sum;
             *loss_sum = loss;

@@ -126,12 +126,9 @@ cdef inline void backward_pass(const Net* net, const Settings* s, const floating
             l_prev = layers[i]
         else:
             l_prev = l0
-        if l2 == 0 and momentum == 0:
+        if l2 == 0 and momentum == 0 and not bias:
             # The blog's update, without a pass through the step buffer.
             transpose_dot_update(l_prev, deltas[i + 1], syn, step, n, k, j, learning_rate)
-            if bias:
-                column_sums(deltas[i + 1], step, n, j)
-                update(syn + k * j, step, j, learning_rate)
             continue
         transpose_dot(l_prev, deltas[i + 1], step, n, k, j)
         if l2 != 0:
@@ -332,7 +329,7 @@ cdef void run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                     targets = &y[start, 0]
                 forward_pass(net, l0, &params[0], layers.data(), slopes_or_null, deltas[L], m,
                              s, first_row + start)
-                output_delta(net.output, targets, layers[L], deltas[L], m * n_out,
+                output_delta(net.output, targets, layers[L], deltas[L], m, n_out,
                              &abs_sum, &loss_sum)
                 abs_total += abs_sum
                 loss_total += loss_sum
@@ -346,8 +343,8 @@ cdef void run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
             if n_val > 0:
                 forward_pass(net, &X_val[0, 0], &params[0], val_layers.data(), NULL,
                              &val_delta[0], n_val, s, 0)
-                output_delta(net.output, &y_val[0, 0], val_layers[L], &val_delta[0],
-                             n_val * n_out, &abs_sum, &loss_sum)
+                output_delta(net.output, &y_val[0, 0], val_layers[L], &val_delta[0], n_val,
+                             n_out, &abs_sum, &loss_sum)
                 history[e, 2] = loss_sum / n_val
                 history[e, 3] = abs_sum / (n_val * n_out)
             t.epoch += 1

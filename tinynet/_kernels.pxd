@@ -26,8 +26,8 @@ cdef extern from "tinynet_kernels.hh" namespace "tinynet" nogil:
     void drop_units[T](Activation f, T* l__nk, T* slopes__nk, Py_ssize_t n, Py_ssize_t k,
                        uint64_t key, uint64_t first_row, uint64_t row_stride,
                        uint64_t first_unit, double rate, T scale) noexcept
-    void output_delta[T](Activation f, const T* y, const T* l, T* l_delta, Py_ssize_t size,
-                         double* abs_error_sum, double* loss_sum) noexcept
+    void output_delta[T](Activation f, const T* y, const T* l, T* l_delta, Py_ssize_t n,
+                         Py_ssize_t j, double* abs_error_sum, double* loss_sum) noexcept
     void hidden_delta[T](Activation f, const T* l_next_delta__nj, const T* syn__kj,
                          const T* l__nk, const T* slopes__nk, T* l_delta__nk,
                          Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept

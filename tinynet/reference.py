@@ -124,14 +124,16 @@ def output_delta(
 
     Squared error ``0.5 * (y - out)**2`` for sigmoid and linear outputs (the delta of the
     sigmoid output is the blog's ``(y - out) * sigmoid_d(out)``), cross-entropy
-    ``-y * log(out)`` for softmax, whose delta is ``y - out``.
+    ``-y * log(out)`` for softmax, whose delta is ``y - out * sum(y)`` (``y - out`` for
+    targets that sum to 1).
     """
     l_error = y - out
     abs_sum = float(np.sum(np.abs(l_error), dtype=np.float64))
     if output == "softmax":
         assert log_out is not None
         loss_sum = float(-np.sum(y.astype(np.float64) * log_out))
-        return l_error, loss_sum, abs_sum
+        # the gradient of -sum(y * log(softmax(z))): y - out for targets that sum to 1
+        return y - out * y.sum(axis=1, keepdims=True), loss_sum, abs_sum
     loss_sum = float(0.5 * np.sum(np.square(l_error, dtype=np.float64)))
     if output == "sigmoid":
         return l_error * sigmoid_d(out), loss_sum, abs_sum
