@@ -247,7 +247,10 @@ inline void forward_layer(Activation f, const T* TINYNET_RESTRICT l_prev__nk,
                           idx_t k, idx_t j) {
     dot(l_prev__nk, syn__kj, l__nj, n, k, j);
     if (bias__j) add_bias(l__nj, bias__j, n, j);
-    activate(f, l__nj, log_out__nj, n, j);
+    if (f == kSigmoid)
+        sigmoid_all(l__nj, l__nj, n * j);  // the blog's layer, compiled apart from the others
+    else
+        activate(f, l__nj, log_out__nj, n, j);
 }
 
 // The squared-error output delta, (y - l) * g(l) for each output, with sum |y - l| and
