@@ -14,8 +14,6 @@ from tinynet._settings import Architecture, Training
 _Float = TypeVar("_Float", np.float32, np.float64)
 
 ACTIVATIONS: dict[str, int]
-SHUFFLE_STREAM: int
-DROPOUT_STREAM: int
 
 class Trainer:
     X: npt.NDArray[np.floating]

@@ -33,7 +33,6 @@ from tinynet._kernels cimport (
     kTanh,
     momentum_update,
     output_delta,
-    random_bits,
     random_order,
     sigmoid_all,
     transpose_dot,
@@ -44,10 +43,6 @@ from tinynet._kernels cimport (
 ACTIVATIONS = {
     "sigmoid": kSigmoid, "tanh": kTanh, "relu": kRelu, "linear": kLinear, "softmax": kSoftmax
 }
-
-# Random streams of a fit's key (the numpy reference uses the same numbers).
-SHUFFLE_STREAM = 0
-DROPOUT_STREAM = 1
 
 
 cdef struct Net:
@@ -189,18 +184,10 @@ cdef void point_into(floating[::1] buffer, const Py_ssize_t[::1] layer_sizes, Py
 
 
 cdef class Trainer:
-    """Trains a parameter vector in place, epoch after epoch, for one ``fit``.
-
-    Parameters
-    ----------
-    X, y : ndarray
-        The training inputs and targets, C-contiguous 2-D arrays of the parameters' dtype.
-    params : ndarray
-        The parameter vector, trained in place.
-    architecture : tinynet._settings.Architecture
-    training : tinynet._settings.Training
-    validation : tuple of ndarray, optional
-        ``(X_val, y_val)`` to measure after every epoch.
+    """Trains a parameter vector in place, epoch after epoch, for one ``fit``: the compiled
+    twin of :class:`tinynet.reference.Trainer`, with the same arguments. Every buffer is
+    allocated here, once; each :meth:`run` only lists pointers into them (one small vector
+    per kind of buffer) and then allocates nothing, whatever the number of epochs.
     """
 
     cdef readonly object X, y, params, X_val, y_val
@@ -237,8 +224,8 @@ cdef class Trainer:
         s.batch_size = training.batch_size
         # Shuffling a full batch would only reorder the sums of its gradient.
         s.shuffle = training.shuffle and training.batch_size < n
-        s.shuffle_key = random_bits(training.key, SHUFFLE_STREAM)
-        s.dropout_key = random_bits(training.key, DROPOUT_STREAM)
+        s.shuffle_key = training.shuffle_key
+        s.dropout_key = training.dropout_key
 
         dtype = params.dtype
         units = int(np.sum(self.layer_sizes[1:]))

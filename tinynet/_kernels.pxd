@@ -42,6 +42,5 @@ cdef extern from "tinynet_kernels.hh" namespace "tinynet" nogil:
 
 
 cdef extern from "tinynet_random.hh" namespace "tinynet" nogil:
-    uint64_t random_bits(uint64_t key, uint64_t counter) noexcept
     void random_order(uint64_t key, uint64_t first, Py_ssize_t* order, uint64_t* sort_keys,
                       Py_ssize_t n) noexcept

@@ -30,8 +30,8 @@ class Architecture:
 class Training:
     """How one ``fit`` trains: the arguments of :meth:`tinynet.Network.fit` that shape the
     arithmetic, with ``batch_size`` resolved to a number of rows, ``clip`` 0.0 for none,
-    ``dropout_scale`` the dtype-rounded ``1 / (1 - dropout)``, and ``key`` the 64-bit key
-    of this fit's shuffles and dropout masks."""
+    ``dropout_scale`` the dtype-rounded ``1 / (1 - dropout)``, and the 64-bit keys of this
+    fit's row orders and dropout masks (see :mod:`tinynet._random`)."""
 
     learning_rate: float = 1.0
     batch_size: int = 1
@@ -42,4 +42,5 @@ class Training:
     dropout: float = 0.0
     dropout_scale: float = 1.0
     clip: float = 0.0
-    key: int = 0
+    shuffle_key: int = 0
+    dropout_key: int = 0

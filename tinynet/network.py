@@ -157,8 +157,7 @@ class Network:
         seed = check_seed(seed)
         self._params = initial_params(layer_sizes, seed, self._dtype, self._init, bias)
         # The key of the fits' shuffling and dropout: from the seed, else from the OS.
-        root = np.random.SeedSequence(seed).generate_state(2, np.uint64)
-        self._key = int(root[1])
+        self._key = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
         self._fits = 0
         self.history: dict[str, np.ndarray] = {"loss": np.empty(0), "mae": np.empty(0)}
 
@@ -425,7 +424,8 @@ class Network:
             dropout=dropout,
             dropout_scale=float(self._dtype.type(1 / (1 - dropout))),
             clip=0.0 if clip is None else clip,
-            key=derive_key(self._key, self._fits),
+            shuffle_key=derive_key(self._key, 2 * self._fits),
+            dropout_key=derive_key(self._key, 2 * self._fits + 1),
         )
 
     def _validation_data(

@@ -18,12 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinynet._layout import unpack
-from tinynet._random import derive_key, random_order, random_uniform
+from tinynet._random import random_order, random_uniform
 from tinynet._settings import Architecture, Training
-
-# Random streams of a fit's key (the compiled core uses the same numbers).
-SHUFFLE_STREAM = 0
-DROPOUT_STREAM = 1
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -172,8 +168,6 @@ class Trainer:
         # Shuffling a full batch would only reorder the sums of its gradient.
         self.shuffle = training.shuffle and training.batch_size < len(X)
         self.velocity = [np.zeros_like(s) for s in self.syn] if training.momentum else None
-        self.shuffle_key = derive_key(training.key, SHUFFLE_STREAM)
-        self.dropout_key = derive_key(training.key, DROPOUT_STREAM)
         self.epoch = 0
 
     def run(self, epochs: int, history: np.ndarray) -> None:
@@ -189,7 +183,7 @@ class Trainer:
         n = len(self.X)
         batch_size = self.training.batch_size
         first_row = self.epoch * n
-        order = random_order(self.shuffle_key, first_row, n) if self.shuffle else None
+        order = random_order(self.training.shuffle_key, first_row, n) if self.shuffle else None
         loss_total = abs_total = 0.0
         for start in range(0, n, batch_size):
             stop = start + batch_size
@@ -212,7 +206,7 @@ class Trainer:
         t = self.training
         arch = self.architecture
         bias = arch.bias
-        dropout = (self.dropout_key, t.dropout, t.dropout_scale, first_row) if t.dropout else None
+        dropout = (t.dropout_key, t.dropout, t.dropout_scale, first_row) if t.dropout else None
         l, slopes, log_out = _forward(X, self.syn, arch, dropout)  # noqa: E741
         slope_of = HIDDEN[arch.activation][1]
 
