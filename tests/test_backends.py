@@ -40,26 +40,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from closeness import assert_close, tolerance
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinynet
 
-TOL_EPS = 2000
 DTYPES = [np.float64, np.float32]
-
-
-def tolerance(dtype) -> float:
-    return TOL_EPS * float(np.finfo(dtype).eps)
-
-
-def assert_close(actual, desired, tol: float, what: str) -> None:
-    """``|actual - desired| <= tol * max(1, max |desired|)``, everywhere."""
-    actual = np.asarray(actual, dtype=np.float64)
-    desired = np.asarray(desired, dtype=np.float64)
-    assert actual.shape == desired.shape, what
-    scale = max(1.0, float(np.max(np.abs(desired))))
-    np.testing.assert_allclose(actual, desired, rtol=0, atol=tol * scale, err_msg=what)
 
 
 @dataclass

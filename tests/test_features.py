@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from closeness import assert_close, tolerance
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +46,6 @@ DTYPES = (np.float64, np.float32)
 # Core against reference: as in test_backends.py (float64 4.4e-13, float32 2.4e-4). Over 3000
 # draws of test_backends_agree_on_random_networks_and_options, the largest discrepancy seen
 # was 3.3 eps (weights, history and outputs, both dtypes).
-TOL_EPS = 2000
 # A backend against the float64 hand computation, a few epochs in the stable regime: the
 # same arithmetic in another order, so rounding only (bugs give 1e-4 and up).
 HAND_TOL = 1e-10
@@ -246,19 +246,6 @@ def random_biases(rng: np.random.Generator, layers, scale: float = 0.5) -> list[
 def state(net: tinynet.Network) -> list[np.ndarray]:
     """Weights then biases, copied, in float64."""
     return [np.array(p, dtype=np.float64) for p in [*net.weights, *net.biases]]
-
-
-def tolerance(dtype) -> float:
-    return TOL_EPS * float(np.finfo(dtype).eps)
-
-
-def assert_close(actual, desired, tol: float, what: str) -> None:
-    """``|actual - desired| <= tol * max(1, max |desired|)``, everywhere."""
-    actual = np.asarray(actual, dtype=np.float64)
-    desired = np.asarray(desired, dtype=np.float64)
-    assert actual.shape == desired.shape, what
-    scale = max(1.0, float(np.max(np.abs(desired)))) if desired.size else 1.0
-    np.testing.assert_allclose(actual, desired, rtol=0, atol=tol * scale, err_msg=what)
 
 
 def assert_params_close(actual: list, desired: list, tol: float, what: str = "") -> None:
