@@ -174,15 +174,12 @@ inline void softmax_rows(T* TINYNET_RESTRICT z__nj, T* TINYNET_RESTRICT log_out_
     }
 }
 
-// z__nj = f(z__nj) in place, for a layer of n rows of j units. The blog's sigmoid is tested
-// apart from the switch: as one of its cases the XOR measured 3% slower.
+// z__nj = f(z__nj) in place, for a layer of n rows of j units and any f but the sigmoid
+// (forward_layer calls sigmoid_all itself: inside this switch the float32 XOR measured 3-4%
+// more instructions and time).
 template <typename T>
-inline void activate(Activation f, T* TINYNET_RESTRICT z__nj, T* TINYNET_RESTRICT log_out__nj,
-                     idx_t n, idx_t j) {
-    if (f == kSigmoid) {
-        sigmoid_all(z__nj, z__nj, n * j);
-        return;
-    }
+inline void activate_other(Activation f, T* TINYNET_RESTRICT z__nj,
+                           T* TINYNET_RESTRICT log_out__nj, idx_t n, idx_t j) {
     switch (f) {
         case kTanh: map_all(z__nj, z__nj, n * j, [](T x) { return std::tanh(x); }); break;
         case kRelu: map_all(z__nj, z__nj, n * j, relu<T>); break;
@@ -260,7 +257,10 @@ inline void forward_layer(Activation f, const T* TINYNET_RESTRICT l_prev__nk,
                           idx_t k, idx_t j) {
     dot(l_prev__nk, syn__kj, l__nj, n, k, j);
     if (bias__j) add_bias(l__nj, bias__j, n, j);
-    activate(f, l__nj, log_out__nj, n, j);
+    if (f == kSigmoid)
+        sigmoid_all(l__nj, l__nj, n * j);
+    else
+        activate_other(f, l__nj, log_out__nj, n, j);
 }
 
 // The squared-error output delta, (y - l) * g(l) for each output, with sum |y - l| and

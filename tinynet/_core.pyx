@@ -284,10 +284,9 @@ cdef void run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     cdef vector[floating*] layers, deltas, slopes, val_layers
     point_into(layer_buffer, sizes, b, 1, L + 1, layers)
     point_into(delta_buffer, sizes, b, 1, L + 1, deltas)
-    cdef floating** slopes_or_null = NULL
-    if s.dropout > 0:  # else slope_buffer is a placeholder of one element
-        point_into(slope_buffer, sizes, b, 1, L, slopes)
-        slopes_or_null = slopes.data()
+    # Without dropout slope_buffer is a one-element placeholder: rows of 0 keep in bounds.
+    point_into(slope_buffer, sizes, b if s.dropout > 0 else 0, 1, L, slopes)
+    cdef floating** slopes_or_null = slopes.data() if s.dropout > 0 else NULL
     if t.X_val is not None:
         X_val = t.X_val
         y_val = t.y_val
