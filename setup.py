@@ -27,7 +27,9 @@ else:
     # -fno-math-errno: exp need not set errno, which lets the compiler vectorise around it.
     # -fno-wrapv undoes the -fwrapv in CPython's CFLAGS: with wrapping signed indices the
     # compiler cannot simplify the kernels' small loops (measured: 1.4x slower on the XOR).
-    # No -ffast-math: it would reorder the sums the reference's numbers depend on.
+    # No -ffast-math: it would reorder the sums the reference's numbers depend on; and no
+    # contraction into fused multiply-adds, so that the kernels compiled for each instruction
+    # set (csrc/tinynet_vmath.hh) give identical results.
     # The inlining limits let GCC inline the whole forward pass into the epoch loop, twice
     # (training and validation); below them the loop measured 5% slower on the XOR.
     extra_compile_args = [
@@ -35,6 +37,7 @@ else:
         "-std=c++17",
         "-fno-math-errno",
         "-fno-wrapv",
+        "-ffp-contract=off",
         "--param=max-inline-insns-single=2000",
         "--param=inline-unit-growth=400",
     ]
@@ -44,7 +47,8 @@ extensions = [
         "tinynet._core",
         sources=["tinynet/_core.pyx"],
         include_dirs=["csrc"],
-        depends=["csrc/tinynet_kernels.hh", "tinynet/_kernels.pxd"],
+        depends=["csrc/tinynet_kernels.hh", "csrc/tinynet_random.hh", "csrc/tinynet_vmath.hh",
+                 "tinynet/_kernels.pxd"],
         language="c++",
         extra_compile_args=extra_compile_args,
     )

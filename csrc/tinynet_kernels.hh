@@ -16,7 +16,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tinynet_blas.hh"
 #include "tinynet_random.hh"
+#include "tinynet_vmath.hh"
 
 #if defined(_MSC_VER)
 #define TINYNET_RESTRICT __restrict
@@ -28,18 +30,21 @@ namespace tinynet {
 
 typedef std::ptrdiff_t idx_t;
 
-// 1 / (1 + exp(-x)), evaluated from exp(-|x|) so that exp never overflows: for x < 0 it
-// is exp(x) / (1 + exp(x)), the same value without the infinity.
+// x = 1 / (1 + exp(-x)), exp(x) and tanh(x), elementwise in place, by the vectorised kernels
+// (tinynet_vmath.hh). The sigmoid is evaluated from exp(-|x|), so exp never overflows.
 template <typename T>
-inline T sigmoid(T x) {
-    const T z = std::exp(-std::fabs(x));
-    return (x >= T(0) ? T(1) : z) / (T(1) + z);
+inline void sigmoid_all(T* x, idx_t size) {
+    vmath::kernels(T()).sigmoid(x, size);
 }
 
-// out = sigmoid(x), elementwise; out may be x.
 template <typename T>
-inline void sigmoid_all(const T* x, T* out, idx_t size) {
-    for (idx_t i = 0; i < size; ++i) out[i] = sigmoid(x[i]);
+inline void exp_all(T* x, idx_t size) {
+    vmath::kernels(T()).exp(x, size);
+}
+
+template <typename T>
+inline void tanh_all(T* x, idx_t size) {
+    vmath::kernels(T()).tanh(x, size);
 }
 
 // The sigmoid's slope, from its output (the blog's nonlin(x, deriv=True)).
@@ -48,15 +53,20 @@ inline T sigmoid_d(T out) {
     return out * (T(1) - out);
 }
 
-// Below this many output columns the matrix products keep each sum in a register; from it
-// on they sweep whole rows, which vectorises across the columns. Both forms add the terms of
-// every sum in index order, so they give identical results, whatever the sizes.
+// The matrix products go to BLAS from blas::crossover multiply-adds on (tinynet_blas.hh).
+// Below it, products of fewer than this many output columns keep each sum in a register;
+// wider ones sweep whole rows, which vectorises across the columns. Both forms add the terms
+// of every sum in index order, so they give identical results, whatever the sizes.
 const idx_t kRowSweepMinColumns = 8;
 
 // c__nj = a__nk . b__kj, each sum taken in index order over k.
 template <typename T>
 inline void dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_RESTRICT b__kj,
                 T* TINYNET_RESTRICT c__nj, idx_t n, idx_t k, idx_t j) {
+    if (blas::pays<T>(n, k, j)) {
+        blas::dot(a__nk, b__kj, c__nj, n, k, j);
+        return;
+    }
     if (j < kRowSweepMinColumns) {
         for (idx_t r = 0; r < n; ++r) {
             const T* a = a__nk + r * k;
@@ -84,6 +94,10 @@ inline void dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_RESTRICT b__kj
 template <typename T>
 inline void transpose_dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_RESTRICT b__nj,
                           T* TINYNET_RESTRICT c__kj, idx_t n, idx_t k, idx_t j) {
+    if (blas::pays<T>(n, k, j)) {
+        blas::transpose_dot(a__nk, b__nj, c__kj, n, k, j, T(1), T(0));
+        return;
+    }
     if (j < kRowSweepMinColumns) {
         for (idx_t p = 0; p < k; ++p) {
             for (idx_t q = 0; q < j; ++q) {
@@ -120,6 +134,10 @@ template <typename T>
 inline void transpose_dot_update(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_RESTRICT b__nj,
                                  T* TINYNET_RESTRICT syn__kj, T* TINYNET_RESTRICT step, idx_t n,
                                  idx_t k, idx_t j, T learning_rate) {
+    if (blas::pays<T>(n, k, j)) {
+        blas::transpose_dot(a__nk, b__nj, syn__kj, n, k, j, learning_rate, T(1));
+        return;
+    }
     if (j < kRowSweepMinColumns) {
         for (idx_t p = 0; p < k; ++p) {
             for (idx_t q = 0; q < j; ++q) {
@@ -151,7 +169,8 @@ inline void map_all(const T* x, T* out, idx_t size, F f) {
 
 // Each row of z__nj becomes its softmax, exp(z - max) / sum(exp(z - max)); if log_out is
 // given, it receives the log of those probabilities, z - max - log(sum), which stays finite
-// where a probability underflows to zero (the cross-entropy reads it).
+// where a probability underflows to zero (the cross-entropy reads it). The exponentials are
+// taken in one vectorised pass over the whole layer.
 template <typename T>
 inline void softmax_rows(T* TINYNET_RESTRICT z__nj, T* TINYNET_RESTRICT log_out__nj, idx_t n,
                          idx_t j) {
@@ -159,13 +178,15 @@ inline void softmax_rows(T* TINYNET_RESTRICT z__nj, T* TINYNET_RESTRICT log_out_
         T* z = z__nj + r * j;
         T largest = z[0];
         for (idx_t q = 1; q < j; ++q) largest = z[q] > largest ? z[q] : largest;
+        for (idx_t q = 0; q < j; ++q) z[q] -= largest;
+        if (log_out__nj)
+            for (idx_t q = 0; q < j; ++q) log_out__nj[r * j + q] = z[q];
+    }
+    exp_all(z__nj, n * j);
+    for (idx_t r = 0; r < n; ++r) {
+        T* z = z__nj + r * j;
         T sum = T(0);
-        for (idx_t q = 0; q < j; ++q) {
-            const T shifted = z[q] - largest;
-            if (log_out__nj) log_out__nj[r * j + q] = shifted;
-            z[q] = std::exp(shifted);
-            sum += z[q];
-        }
+        for (idx_t q = 0; q < j; ++q) sum += z[q];
         for (idx_t q = 0; q < j; ++q) z[q] /= sum;
         if (log_out__nj) {
             const T log_sum = std::log(sum);
@@ -181,7 +202,7 @@ template <typename T>
 inline void activate_other(Activation f, T* TINYNET_RESTRICT z__nj,
                            T* TINYNET_RESTRICT log_out__nj, idx_t n, idx_t j) {
     switch (f) {
-        case kTanh: map_all(z__nj, z__nj, n * j, [](T x) { return std::tanh(x); }); break;
+        case kTanh: tanh_all(z__nj, n * j); break;
         case kRelu: map_all(z__nj, z__nj, n * j, relu<T>); break;
         case kSoftmax: softmax_rows(z__nj, log_out__nj, n, j); break;
         default: break;  // kLinear: the identity
@@ -258,7 +279,7 @@ inline void forward_layer(Activation f, const T* TINYNET_RESTRICT l_prev__nk,
     dot(l_prev__nk, syn__kj, l__nj, n, k, j);
     if (bias__j) add_bias(l__nj, bias__j, n, j);
     if (f == kSigmoid)
-        sigmoid_all(l__nj, l__nj, n * j);
+        sigmoid_all(l__nj, n * j);
     else
         activate_other(f, l__nj, log_out__nj, n, j);
 }
@@ -325,6 +346,11 @@ template <typename T, typename G>
 inline void hidden_delta_with(const T* TINYNET_RESTRICT l_next_delta__nj,
                               const T* TINYNET_RESTRICT syn__kj, const T* TINYNET_RESTRICT source,
                               T* TINYNET_RESTRICT l_delta__nk, idx_t n, idx_t k, idx_t j, G g) {
+    if (blas::pays<T>(n, k, j)) {
+        blas::dot_transpose(l_next_delta__nj, syn__kj, l_delta__nk, n, k, j);
+        for (idx_t i = 0; i < n * k; ++i) l_delta__nk[i] *= g(source[i]);
+        return;
+    }
     for (idx_t r = 0; r < n; ++r) {
         const T* d = l_next_delta__nj + r * j;
         for (idx_t p = 0; p < k; ++p) {

@@ -23,6 +23,7 @@ from tinynet._kernels cimport (
     column_sums,
     decay,
     drop_units,
+    exp_all,
     forward_layer,
     gather_rows,
     hidden_delta,
@@ -35,14 +36,27 @@ from tinynet._kernels cimport (
     output_delta,
     random_order,
     sigmoid_all,
+    tanh_all,
     transpose_dot,
     transpose_dot_update,
     update,
 )
+from tinynet._kernels cimport Isa, best_isa, kBaseline, kX86V3, kX86V4, use_isa
+
+cimport tinynet._kernels as kernels
+from scipy.linalg.cython_blas cimport dgemm as scipy_dgemm, sgemm as scipy_sgemm
 
 ACTIVATIONS = {
     "sigmoid": kSigmoid, "tanh": kTanh, "relu": kRelu, "linear": kLinear, "softmax": kSoftmax
 }
+
+# The instruction sets the elementwise kernels are compiled for, narrowest first.
+INSTRUCTION_SETS = {"baseline": kBaseline, "x86-64-v3": kX86V3, "x86-64-v4": kX86V4}
+use_isa(best_isa())
+
+# Big matrix products go to scipy's BLAS (see csrc/tinynet_blas.hh).
+kernels.dgemm = <kernels.dgemm_t>scipy_dgemm
+kernels.sgemm = <kernels.sgemm_t>scipy_sgemm
 
 
 cdef struct Net:
@@ -204,10 +218,10 @@ cdef class Trainer:
         self.offsets = np.asarray(block_offsets(self.layer_sizes, architecture.bias))
         self.net = describe(architecture, self.layer_sizes, self.offsets)
         n_in = self.layer_sizes[0]
-        n_out = self.layer_sizes[-1]
+        n_out = self.layer_sizes[self.net.n_synapses]
         if X.ndim != 2 or n < 1 or X.shape[1] != n_in or y.shape != (n, n_out):
             raise ValueError("X and y do not match the layer sizes")
-        if params.shape != (self.offsets[-1],) or X.dtype != params.dtype or y.dtype != X.dtype:
+        if params.shape != (self.offsets[self.net.n_synapses],) or X.dtype != params.dtype or y.dtype != X.dtype:
             raise ValueError("params does not match the layer sizes or the dtype of X")
         if not 1 <= training.batch_size <= n:
             raise ValueError("batch_size must be between 1 and the number of samples")
@@ -365,12 +379,73 @@ def forward(const floating[:, ::1] X, const floating[::1] params, architecture,
         forward_pass(&net, &X[0, 0], &params[0], layers.data(), NULL, NULL, n, NULL, 0)
 
 
-# A thin twin of the elementwise kernel, for testing it against numpy.
+# The elementwise kernels' instruction set, and thin twins of them for testing against numpy.
+
+def instruction_sets():
+    """The instruction sets this CPU runs, of those the elementwise kernels are compiled for,
+    narrowest first."""
+    return [name for name, isa in INSTRUCTION_SETS.items() if isa <= best_isa()]
+
+
+def instruction_set():
+    """The instruction set the elementwise kernels use: the widest this CPU runs, unless
+    :func:`use_instruction_set` chose another."""
+    return _instruction_set
+
+
+def use_instruction_set(str name):
+    """Run the elementwise kernels compiled for ``name``, one of :func:`instruction_sets`, for
+    tests and benchmarks. Not thread-safe: no fit may be running."""
+    global _instruction_set
+    if name not in INSTRUCTION_SETS:
+        raise ValueError(f"unknown instruction set {name!r}")
+    if not use_isa(INSTRUCTION_SETS[name]):
+        raise ValueError(f"this CPU does not run {name}")
+    _instruction_set = name
+
+
+_instruction_set = instruction_sets().pop()
+
+
+def blas_crossover():
+    """The number of multiply-adds from which a matrix product goes to BLAS."""
+    return kernels.crossover
+
+
+def set_blas_crossover(Py_ssize_t multiply_adds):
+    """Send matrix products of at least ``multiply_adds`` multiply-adds to BLAS (0: all of
+    them), for tests and benchmarks. Not thread-safe: no fit may be running."""
+    if multiply_adds < 0:
+        raise ValueError("multiply_adds must be at least 0")
+    kernels.crossover = multiply_adds
+
+
+cdef bint copy_to(const floating[::1] x, floating[::1] out) except -1:
+    """out[:] = x, for a kernel to work on in place; whether there is anything to do."""
+    cdef Py_ssize_t i
+    if out.shape[0] != x.shape[0]:
+        raise ValueError("x and out differ in length")
+    for i in range(x.shape[0]):
+        out[i] = x[i]
+    return x.shape[0] > 0
+
 
 def sigmoid(const floating[::1] x, floating[::1] out):
     """out = 1 / (1 + exp(-x)) elementwise."""
-    if out.shape[0] != x.shape[0]:
-        raise ValueError("x and out differ in length")
-    if x.shape[0] > 0:
+    if copy_to(x, out):
         with nogil:
-            sigmoid_all(&x[0], &out[0], x.shape[0])
+            sigmoid_all(&out[0], out.shape[0])
+
+
+def exp(const floating[::1] x, floating[::1] out):
+    """out = exp(x) elementwise."""
+    if copy_to(x, out):
+        with nogil:
+            exp_all(&out[0], out.shape[0])
+
+
+def tanh(const floating[::1] x, floating[::1] out):
+    """out = tanh(x) elementwise."""
+    if copy_to(x, out):
+        with nogil:
+            tanh_all(&out[0], out.shape[0])

@@ -12,7 +12,9 @@ cdef extern from "tinynet_kernels.hh" namespace "tinynet" nogil:
         kLinear
         kSoftmax
 
-    void sigmoid_all[T](const T* x, T* out, Py_ssize_t size) noexcept
+    void sigmoid_all[T](T* x, Py_ssize_t size) noexcept
+    void exp_all[T](T* x, Py_ssize_t size) noexcept
+    void tanh_all[T](T* x, Py_ssize_t size) noexcept
     void dot[T](const T* a__nk, const T* b__kj, T* c__nj,
                 Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
     void transpose_dot[T](const T* a__nk, const T* b__nj, T* c__kj,
@@ -44,3 +46,25 @@ cdef extern from "tinynet_kernels.hh" namespace "tinynet" nogil:
 cdef extern from "tinynet_random.hh" namespace "tinynet" nogil:
     void random_order(uint64_t key, uint64_t first, Py_ssize_t* order, uint64_t* sort_keys,
                       Py_ssize_t n) noexcept
+
+
+cdef extern from "tinynet_vmath.hh" namespace "tinynet::vmath" nogil:
+    enum Isa:
+        kBaseline
+        kX86V3
+        kX86V4
+
+    Isa best_isa() noexcept
+    bint use_isa(Isa isa) noexcept
+
+
+cdef extern from "tinynet_blas.hh" namespace "tinynet::blas" nogil:
+    ctypedef void (*dgemm_t)(char* transa, char* transb, int* m, int* n, int* k, double* alpha,
+                             double* a, int* lda, double* b, int* ldb, double* beta, double* c,
+                             int* ldc) noexcept
+    ctypedef void (*sgemm_t)(char* transa, char* transb, int* m, int* n, int* k, float* alpha,
+                             float* a, int* lda, float* b, int* ldb, float* beta, float* c,
+                             int* ldc) noexcept
+    dgemm_t dgemm
+    sgemm_t sgemm
+    Py_ssize_t crossover

@@ -1,0 +1,33 @@
+"""Context managers that run the compiled core in one of its modes: every matrix product
+through BLAS or through its own loops, and the elementwise kernels of one instruction set."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tinynet import _core
+
+# The modes of the matrix products: all through BLAS, none through BLAS.
+MATMULS = {"blas": 0, "loops": 2**62}
+
+
+@contextmanager
+def matmuls(mode: str) -> Iterator[None]:
+    """Send every product to BLAS (``"blas"``) or to the core's loops (``"loops"``)."""
+    saved = _core.blas_crossover()
+    _core.set_blas_crossover(MATMULS[mode])
+    try:
+        yield
+    finally:
+        _core.set_blas_crossover(saved)
+
+
+@contextmanager
+def instruction_set(name: str) -> Iterator[None]:
+    """Run the elementwise kernels compiled for ``name``."""
+    saved = _core.instruction_set()
+    _core.use_instruction_set(name)
+    try:
+        yield
+    finally:
+        _core.use_instruction_set(saved)
+
