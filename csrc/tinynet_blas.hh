@@ -24,8 +24,10 @@ typedef void (*sgemm_t)(char* transa, char* transb, int* m, int* n, int* k, floa
 inline dgemm_t dgemm = nullptr;
 inline sgemm_t sgemm = nullptr;
 
-// Products of at least this many multiply-adds go to BLAS (if it was handed over).
-inline std::ptrdiff_t crossover = 16384;
+// Products of at least this many multiply-adds go to BLAS (if it was handed over): measured
+// with benchmarks/crossover.py, BLAS took 0.7x the loops' time from 128 (4 x 4 x 8) on, and
+// 1.4x their time at 48 (4 x 3 x 4, the XOR's first layer).
+inline std::ptrdiff_t crossover = 100;
 
 inline void call(char ta, char tb, int m, int n, int k, double alpha, const double* a, int lda,
                  const double* b, int ldb, double beta, double* c, int ldc) {

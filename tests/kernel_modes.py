@@ -6,13 +6,14 @@ from contextlib import contextmanager
 
 from tinynet import _core
 
-# The modes of the matrix products: all through BLAS, none through BLAS.
-MATMULS = {"blas": 0, "loops": 2**62}
+# The modes of the matrix products: all through BLAS, none, or the sizes decide.
+MATMULS = {"blas": 0, "loops": 2**62, "default": _core.blas_crossover()}
 
 
 @contextmanager
 def matmuls(mode: str) -> Iterator[None]:
-    """Send every product to BLAS (``"blas"``) or to the core's loops (``"loops"``)."""
+    """Send every product to BLAS (``"blas"``), to the core's loops (``"loops"``), or by
+    their size, as the core does by default (``"default"``)."""
     saved = _core.blas_crossover()
     _core.set_blas_crossover(MATMULS[mode])
     try:
@@ -30,4 +31,3 @@ def instruction_set(name: str) -> Iterator[None]:
         yield
     finally:
         _core.use_instruction_set(saved)
-

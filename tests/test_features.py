@@ -22,6 +22,7 @@ Three kinds of check:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -33,6 +34,7 @@ import pytest
 from closeness import assert_close, tolerance
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kernel_modes import matmuls
 
 import tinynet
 import tinynet._progress
@@ -615,8 +617,13 @@ class Case:
     epochs: int
     init: str = "uniform"
     options: dict = field(default_factory=dict)
+    matmuls: str = "blas"  # the core's products: "blas" (all of them) or "loops" (none)
 
     def train(self, backend: str) -> tinynet.Network:
+        with matmuls(self.matmuls):
+            return self._train(backend)
+
+    def _train(self, backend: str) -> tinynet.Network:
         net = tinynet.Network(
             self.layers,
             activation=self.activation,
@@ -656,11 +663,12 @@ RICH_OPTIONS = {
 }
 
 
+@pytest.mark.parametrize("products", ["blas", "loops"])
 @pytest.mark.parametrize("options", ["plain", "options"])
 @pytest.mark.parametrize("bias", [False, True], ids=["no bias", "bias"])
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_backends_agree_for_every_combination(activation, output, bias, dtype, options):
+def test_backends_agree_for_every_combination(activation, output, bias, dtype, options, products):
     rng = np.random.default_rng(7)
     n, layers = 12, [4, 6, 5, 3]
     X, y = make_inputs(rng, n, 4), make_targets(rng, n, 3, output)
@@ -683,6 +691,7 @@ def test_backends_agree_for_every_combination(activation, output, bias, dtype, o
             y=y,
             epochs=15,
             options=fit_options,
+            matmuls=products,
         )
     )
 
@@ -731,6 +740,7 @@ def cases(draw: st.DrawFn) -> Case:
         epochs=draw(st.integers(1, 15)),
         init=draw(st.sampled_from(INITS)),
         options=options,
+        matmuls=draw(st.sampled_from(["blas", "loops"])),
     )
 
 
@@ -738,6 +748,30 @@ def cases(draw: st.DrawFn) -> Case:
 @given(case=cases())
 def test_backends_agree_on_random_networks_and_options(case):
     assert_backends_agree(case)
+
+
+@pytest.mark.parametrize("products", ["blas", "loops"])
+def test_backends_agree_at_a_size_that_crosses_over(dtype, products):
+    """Mid-sized layers and batches, where the default crossover sends some products to
+    BLAS and keeps others in the loops; and either way for all."""
+    rng = np.random.default_rng(21)
+    n, layers = 300, [40, 64, 30, 10]
+    case = Case(
+        layers,
+        "tanh",
+        "softmax",
+        True,
+        dtype,
+        seed=22,
+        X=make_inputs(rng, n, 40),
+        y=make_targets(rng, n, 10, "softmax"),
+        epochs=4,
+        options={"learning_rate": 0.01, "batch_size": 50, "momentum": 0.5, "l2": 0.01},
+        matmuls=products,
+    )
+    assert_backends_agree(case)
+    default = dataclasses.replace(case, matmuls="default")
+    assert_backends_agree(default)
 
 
 # --- reproducibility ------------------------------------------------------------------------
