@@ -108,6 +108,14 @@ def check_bool(name: str, value: Any) -> bool:
     return bool(value)
 
 
+def all_finite(array: np.ndarray) -> bool:
+    """Whether every value is finite, without an array of flags as big as ``array``: NaN
+    propagates through min and max, and an infinity is one of them."""
+    if array.dtype.kind != "f":
+        return True
+    return bool(np.isfinite(array.min()) and np.isfinite(array.max()))
+
+
 def as_array(name: str, data: Any, dtype: np.dtype) -> np.ndarray:
     """``data`` as a C-contiguous array of ``dtype``, of numbers that are all finite.
 
@@ -125,8 +133,8 @@ def as_array(name: str, data: Any, dtype: np.dtype) -> np.ndarray:
     with np.errstate(over="ignore"):
         # A float64 too large for float32 becomes inf here and is reported just below.
         converted = np.asarray(array, dtype=dtype, order="C")
-    if not np.isfinite(converted).all():
-        if np.isfinite(array).all():
+    if not all_finite(converted):
+        if all_finite(array):
             raise ValueError(f"{name} holds values too large for {dtype}")
         raise ValueError(f"{name} holds NaN or infinite values; every value must be finite")
     return converted
