@@ -47,8 +47,13 @@ extensions = [
         "tinynet._core",
         sources=["tinynet/_core.pyx"],
         include_dirs=["csrc"],
-        depends=["csrc/tinynet_kernels.hh", "csrc/tinynet_random.hh", "csrc/tinynet_vmath.hh",
-                 "tinynet/_kernels.pxd"],
+        depends=[
+            "csrc/tinynet_blas.hh",
+            "csrc/tinynet_kernels.hh",
+            "csrc/tinynet_random.hh",
+            "csrc/tinynet_vmath.hh",
+            "tinynet/_kernels.pxd",
+        ],
         language="c++",
         extra_compile_args=extra_compile_args,
     )
