@@ -108,7 +108,7 @@ def numpy_loop(problem: Problem) -> Run:
 
 
 def blog_xor(problem: Problem) -> Run:
-    """The blog's eleven lines as published (and as in ``bench_xor.py``), for the XOR case.
+    """The blog's eleven lines as published, for the XOR case.
 
     It seeds and draws its own weights, ``np.random.seed(1)``, which are those of
     ``tinynet.Network([3, 4, 1], seed=1)``: ``problem.weights`` must be them.
@@ -117,9 +117,9 @@ def blog_xor(problem: Problem) -> Run:
     dtype = X.dtype
 
     def run(epochs: int) -> list[np.ndarray]:
-        np.random.seed(1)  # noqa: NPY002 (the blog's seeding, verbatim)
-        syn0 = (2 * np.random.random((3, 4)) - 1).astype(dtype)  # noqa: NPY002
-        syn1 = (2 * np.random.random((4, 1)) - 1).astype(dtype)  # noqa: NPY002
+        np.random.seed(1)  # the blog's seeding, verbatim
+        syn0 = (2 * np.random.random((3, 4)) - 1).astype(dtype)
+        syn1 = (2 * np.random.random((4, 1)) - 1).astype(dtype)
         with np.errstate(over="ignore"):
             for _ in range(epochs):
                 l1 = 1 / (1 + np.exp(-(np.dot(X, syn0))))

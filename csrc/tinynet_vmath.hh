@@ -52,24 +52,35 @@ TINYNET_ALWAYS_INLINE float from_bits(std::uint32_t u) {
     return x;
 }
 
-// exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 in [-ln2/2, ln2/2] (Cody and
-// Waite: ln 2 in two parts, the first with trailing zeros so that n * hi is exact).
-// Adding 1.5 * 2^52 rounds x / ln 2 to an integer n and leaves n in the low bits, so the
-// whole evaluation is arithmetic and bit operations, without branches or conversions.
-// 2^n is applied as two factors 2^h and 2^(n - h), each a normal number, so that results
-// near the overflow and in the subnormal range are rounded once, like the rest.
-TINYNET_ALWAYS_INLINE double exp_value(double x) {
+// x = n ln 2 + r, n = round(x / ln 2), r in [-ln2/2, ln2/2] (Cody and Waite: ln 2 in two
+// parts, the first with trailing zeros so that n * hi is exact). Adding 1.5 * 2^52 rounds
+// x / ln 2 to an integer and leaves n in the low bits of n_bits, so the whole evaluation is
+// arithmetic and bit operations, without branches or conversions. Returns r.
+TINYNET_ALWAYS_INLINE double reduce(double x, std::uint64_t& n_bits) {
     const double kShift = 0x1.8p52, kInvLn2 = 0x1.71547652b82fep0;
     const double kLn2Hi = 0x1.62e42fee00000p-1, kLn2Lo = 0x1.a39ef35793c76p-33;
-    // Below -746 exp rounds to 0, above 710 to inf; NaN passes the tests unchanged. (Two
-    // chained clamps would be compiled as branches, which SSE2 code cannot vectorise.)
-    const double low = x < -746.0 ? -746.0 : x, high = x > 710.0 ? 710.0 : x;
-    x = x < 0.0 ? low : high;
     double n = x * kInvLn2 + kShift;
-    const std::uint64_t n_bits = bits(n);
+    n_bits = bits(n);
     n -= kShift;
-    const double r = (x - n * kLn2Hi) - n * kLn2Lo;
-    // exp(r) by its Taylor series to r^13 (error < 0.04 ulp on the interval).
+    return (x - n * kLn2Hi) - n * kLn2Lo;
+}
+
+TINYNET_ALWAYS_INLINE float reduce(float x, std::uint32_t& n_bits) {
+    const float kShift = 0x1.8p23f, kInvLn2 = 0x1.715476p0f;
+    const float kLn2Hi = 0x1.62e400p-1f, kLn2Lo = 0x1.7f7d1cp-20f;
+    float n = x * kInvLn2 + kShift;
+    n_bits = bits(n);
+    n -= kShift;
+    return (x - n * kLn2Hi) - n * kLn2Lo;
+}
+
+// n_bits - kShift_bits: n as an unsigned integer (wrapping below 0).
+TINYNET_ALWAYS_INLINE std::uint64_t shift_bits(double) { return bits(0x1.8p52); }
+TINYNET_ALWAYS_INLINE std::uint32_t shift_bits(float) { return bits(0x1.8p23f); }
+
+// expm1(r) for r in [-ln2/2, ln2/2], as r + r^2 p(r), from its Taylor series to r^13
+// (error < 0.04 ulp on the interval).
+TINYNET_ALWAYS_INLINE double expm1_reduced(double r) {
     double p = 1.0 / 6227020800.0;
     p = p * r + 1.0 / 479001600.0;
     p = p * r + 1.0 / 39916800.0;
@@ -82,9 +93,32 @@ TINYNET_ALWAYS_INLINE double exp_value(double x) {
     p = p * r + 1.0 / 24.0;
     p = p * r + 1.0 / 6.0;
     p = p * r + 0.5;
-    p = 1.0 + (r + r * (r * p));
+    return r + r * (r * p);
+}
+
+// The same to r^7 for float (error < 0.05 ulp of float on the interval).
+TINYNET_ALWAYS_INLINE float expm1_reduced(float r) {
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    return r + r * (r * p);
+}
+
+// exp(x) = 2^n (1 + expm1(r)). 2^n is applied as two factors 2^h and 2^(n - h), each a
+// normal number, so that results near the overflow and in the subnormal range are rounded
+// once, like the rest.
+TINYNET_ALWAYS_INLINE double exp_value(double x) {
+    // Below -746 exp rounds to 0, above 710 to inf; NaN passes the tests unchanged. (Two
+    // chained clamps would be compiled as branches, which SSE2 code cannot vectorise.)
+    const double low = x < -746.0 ? -746.0 : x, high = x > 710.0 ? 710.0 : x;
+    x = x < 0.0 ? low : high;
+    std::uint64_t n_bits;
+    const double p = 1.0 + expm1_reduced(reduce(x, n_bits));
     // u = n + 1076 >= 0, as n >= -1076 after the clamp; h = floor(u / 2) - 538.
-    const std::uint64_t u = n_bits - (bits(kShift) - 1076);
+    const std::uint64_t u = n_bits - (shift_bits(x) - 1076);
     const std::uint64_t half = u >> 1;
     const double scale_1 = from_bits((half + (1023 - 538)) << 52);
     const double scale_2 = from_bits((u - half + (1023 - 538)) << 52);
@@ -92,23 +126,11 @@ TINYNET_ALWAYS_INLINE double exp_value(double x) {
 }
 
 TINYNET_ALWAYS_INLINE float exp_value(float x) {
-    const float kShift = 0x1.8p23f, kInvLn2 = 0x1.715476p0f;
-    const float kLn2Hi = 0x1.62e400p-1f, kLn2Lo = 0x1.7f7d1cp-20f;
     const float low = x < -104.0f ? -104.0f : x, high = x > 89.0f ? 89.0f : x;
     x = x < 0.0f ? low : high;
-    float n = x * kInvLn2 + kShift;
-    const std::uint32_t n_bits = bits(n);
-    n -= kShift;
-    const float r = (x - n * kLn2Hi) - n * kLn2Lo;
-    // Taylor to r^7: error < 0.05 ulp of float on the interval.
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = 1.0f + (r + r * (r * p));
-    const std::uint32_t u = n_bits - (bits(kShift) - 150);  // n + 150 >= 0
+    std::uint32_t n_bits;
+    const float p = 1.0f + expm1_reduced(reduce(x, n_bits));
+    const std::uint32_t u = n_bits - (shift_bits(x) - 150);  // n + 150 >= 0
     const std::uint32_t half = u >> 1;
     const float scale_1 = from_bits((half + (127 - 75)) << 23);
     const float scale_2 = from_bits((u - half + (127 - 75)) << 23);
@@ -124,53 +146,25 @@ TINYNET_ALWAYS_INLINE T sigmoid_value(T x) {
 }
 
 // expm1(z) for z <= 0 down to the point where it rounds to -1: 2^n expm1(r) + (2^n - 1),
-// with expm1(r) as r + r^2 p(r), accurate to the last bits for small z (n = 0, r = z).
+// accurate to the last bits for small z (n = 0, r = z).
 TINYNET_ALWAYS_INLINE double expm1_nonpositive(double z) {
-    const double kShift = 0x1.8p52, kInvLn2 = 0x1.71547652b82fep0;
-    const double kLn2Hi = 0x1.62e42fee00000p-1, kLn2Lo = 0x1.a39ef35793c76p-33;
     // Below -40 expm1 rounds to -1. The clamp is written like exp_value's: a plain one lets
     // the compiler fold the clamped branch to a constant, a branch SSE2 cannot vectorise.
     const double low = z < -40.0 ? -40.0 : z;
     z = z < 0.0 ? low : z;
-    double n = z * kInvLn2 + kShift;
-    const std::uint64_t n_bits = bits(n);
-    n -= kShift;
-    const double r = (z - n * kLn2Hi) - n * kLn2Lo;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    const double expm1_r = r + r * (r * p);
+    std::uint64_t n_bits;
+    const double expm1_r = expm1_reduced(reduce(z, n_bits));
     // 2^n with n in [-58, 0]: a normal number.
-    const double scale = from_bits((n_bits - bits(kShift) + 1023) << 52);
+    const double scale = from_bits((n_bits - shift_bits(z) + 1023) << 52);
     return scale * expm1_r + (scale - 1.0);
 }
 
 TINYNET_ALWAYS_INLINE float expm1_nonpositive(float z) {
-    const float kShift = 0x1.8p23f, kInvLn2 = 0x1.715476p0f;
-    const float kLn2Hi = 0x1.62e400p-1f, kLn2Lo = 0x1.7f7d1cp-20f;
     const float low = z < -20.0f ? -20.0f : z;  // expm1(-20) rounds to -1 in float
     z = z < 0.0f ? low : z;
-    float n = z * kInvLn2 + kShift;
-    const std::uint32_t n_bits = bits(n);
-    n -= kShift;
-    const float r = (z - n * kLn2Hi) - n * kLn2Lo;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    const float expm1_r = r + r * (r * p);
-    const float scale = from_bits((n_bits - bits(kShift) + 127) << 23);
+    std::uint32_t n_bits;
+    const float expm1_r = expm1_reduced(reduce(z, n_bits));
+    const float scale = from_bits((n_bits - shift_bits(z) + 127) << 23);
     return scale * expm1_r + (scale - 1.0f);
 }
 
