@@ -2,7 +2,9 @@
 
 A :class:`Trainer` holds one ``fit``'s buffers (layer outputs, deltas, the update step,
 momentum, shuffled batches), allocated once when it is made; each :meth:`Trainer.run`
-then trains for a number of epochs inside one ``nogil`` block, allocating nothing.
+then trains for a number of epochs inside one ``nogil`` block, allocating nothing. Matrix
+products of at least :func:`blas_crossover` multiply-adds go to scipy's BLAS, smaller ones to
+the kernels' loops; the elementwise kernels run in the widest instruction set the CPU has.
 The network's parameters live in one flat, C-contiguous vector (see ``tinynet._layout``):
 synapse ``i`` is a block of ``layer_sizes[i]`` rows of weights, plus one row of biases if
 the network has bias units, of ``layer_sizes[i + 1]`` columns, after the blocks before it.
@@ -217,11 +219,12 @@ cdef class Trainer:
         self.layer_sizes = np.ascontiguousarray(architecture.layer_sizes, dtype=np.intp)
         self.offsets = np.asarray(block_offsets(self.layer_sizes, architecture.bias))
         self.net = describe(architecture, self.layer_sizes, self.offsets)
+        cdef Py_ssize_t last = self.net.n_synapses  # (no negative indices: wraparound is off)
         n_in = self.layer_sizes[0]
-        n_out = self.layer_sizes[self.net.n_synapses]
+        n_out = self.layer_sizes[last]
         if X.ndim != 2 or n < 1 or X.shape[1] != n_in or y.shape != (n, n_out):
             raise ValueError("X and y do not match the layer sizes")
-        if params.shape != (self.offsets[self.net.n_synapses],) or X.dtype != params.dtype or y.dtype != X.dtype:
+        if params.shape != (self.offsets[last],) or X.dtype != params.dtype or y.dtype != X.dtype:
             raise ValueError("params does not match the layer sizes or the dtype of X")
         if not 1 <= training.batch_size <= n:
             raise ValueError("batch_size must be between 1 and the number of samples")
