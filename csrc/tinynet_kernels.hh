@@ -90,6 +90,20 @@ inline void dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_RESTRICT b__kj
     }
 }
 
+// The sums of a__nkᵀ . b__nj for narrow products, each taken in index order over n in a
+// register and handed to store(p * j + q, sum).
+template <typename T, typename Store>
+inline void narrow_transpose_dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_RESTRICT b__nj,
+                                 idx_t n, idx_t k, idx_t j, Store store) {
+    for (idx_t p = 0; p < k; ++p) {
+        for (idx_t q = 0; q < j; ++q) {
+            T sum = T(0);
+            for (idx_t r = 0; r < n; ++r) sum += a__nk[r * k + p] * b__nj[r * j + q];
+            store(p * j + q, sum);
+        }
+    }
+}
+
 // c__kj = a__nkᵀ . b__nj, each sum taken in index order over n.
 template <typename T>
 inline void transpose_dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_RESTRICT b__nj,
@@ -99,13 +113,7 @@ inline void transpose_dot(const T* TINYNET_RESTRICT a__nk, const T* TINYNET_REST
         return;
     }
     if (j < kRowSweepMinColumns) {
-        for (idx_t p = 0; p < k; ++p) {
-            for (idx_t q = 0; q < j; ++q) {
-                T sum = T(0);
-                for (idx_t r = 0; r < n; ++r) sum += a__nk[r * k + p] * b__nj[r * j + q];
-                c__kj[p * j + q] = sum;
-            }
-        }
+        narrow_transpose_dot(a__nk, b__nj, n, k, j, [=](idx_t i, T sum) { c__kj[i] = sum; });
         return;
     }
     for (idx_t i = 0; i < k * j; ++i) c__kj[i] = T(0);
@@ -139,13 +147,8 @@ inline void transpose_dot_update(const T* TINYNET_RESTRICT a__nk, const T* TINYN
         return;
     }
     if (j < kRowSweepMinColumns) {
-        for (idx_t p = 0; p < k; ++p) {
-            for (idx_t q = 0; q < j; ++q) {
-                T sum = T(0);
-                for (idx_t r = 0; r < n; ++r) sum += a__nk[r * k + p] * b__nj[r * j + q];
-                syn__kj[p * j + q] += learning_rate * sum;
-            }
-        }
+        narrow_transpose_dot(a__nk, b__nj, n, k, j,
+                             [=](idx_t i, T sum) { syn__kj[i] += learning_rate * sum; });
         return;
     }
     transpose_dot(a__nk, b__nj, step, n, k, j);

@@ -219,6 +219,7 @@ TINYNET_VMATH_KERNELS(X86V4, TINYNET_TARGET_V4)
 // Instruction sets, widest last; use_isa takes any of them the CPU has.
 enum Isa { kBaseline = 0, kX86V3 = 1, kX86V4 = 2 };
 
+inline Isa current_isa = kBaseline;  // the instruction set of the tables below
 inline Kernels<double> kernels_f64 = Baseline<double>::table();
 inline Kernels<float> kernels_f32 = Baseline<float>::table();
 
@@ -239,6 +240,7 @@ inline Isa best_isa() {
 // Not thread-safe: called when the module loads, and by tests.
 inline bool use_isa(Isa isa) {
     if (isa < kBaseline || isa > best_isa()) return false;
+    current_isa = isa;
 #if TINYNET_X86_DISPATCH
     if (isa == kX86V4) {
         kernels_f64 = X86V4<double>::table();

@@ -43,7 +43,7 @@ from tinynet._kernels cimport (
     transpose_dot_update,
     update,
 )
-from tinynet._kernels cimport Isa, best_isa, kBaseline, kX86V3, kX86V4, use_isa
+from tinynet._kernels cimport best_isa, current_isa, kBaseline, kX86V3, kX86V4, use_isa
 
 cimport tinynet._kernels as kernels
 from scipy.linalg.cython_blas cimport dgemm as scipy_dgemm, sgemm as scipy_sgemm
@@ -393,21 +393,16 @@ def instruction_sets():
 def instruction_set():
     """The instruction set the elementwise kernels use: the widest this CPU runs, unless
     :func:`use_instruction_set` chose another."""
-    return _instruction_set
+    return next(name for name, isa in INSTRUCTION_SETS.items() if isa == current_isa)
 
 
 def use_instruction_set(str name):
     """Run the elementwise kernels compiled for ``name``, one of :func:`instruction_sets`, for
     tests and benchmarks. Not thread-safe: no fit may be running."""
-    global _instruction_set
     if name not in INSTRUCTION_SETS:
         raise ValueError(f"unknown instruction set {name!r}")
     if not use_isa(INSTRUCTION_SETS[name]):
         raise ValueError(f"this CPU does not run {name}")
-    _instruction_set = name
-
-
-_instruction_set = instruction_sets().pop()
 
 
 def blas_crossover():

@@ -54,6 +54,7 @@ cdef extern from "tinynet_vmath.hh" namespace "tinynet::vmath" nogil:
         kX86V3
         kX86V4
 
+    Isa current_isa
     Isa best_isa() noexcept
     bint use_isa(Isa isa) noexcept
 
