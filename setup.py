@@ -49,6 +49,7 @@ extensions = [
         include_dirs=["csrc"],
         depends=[
             "csrc/tinynet_blas.hh",
+            "csrc/tinynet_clock.hh",
             "csrc/tinynet_kernels.hh",
             "csrc/tinynet_random.hh",
             "csrc/tinynet_vmath.hh",
@@ -56,6 +57,8 @@ extensions = [
         ],
         language="c++",
         extra_compile_args=extra_compile_args,
+        # Read back as tinynet._core.BOUNDS_CHECKED, so a test run can say what it tested.
+        define_macros=[("TINYNET_BOUNDS_CHECKED", "1" if DEBUG_BUILD else "0")],
     )
 ]
 

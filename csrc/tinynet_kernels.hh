@@ -426,6 +426,21 @@ inline void gather_rows(const T* TINYNET_RESTRICT src__nc, const idx_t* TINYNET_
     }
 }
 
+// dst = src: the snapshot of the weights that an epoch which fails is rolled back to.
+template <typename T>
+inline void copy_all(const T* TINYNET_RESTRICT src, T* TINYNET_RESTRICT dst, idx_t size) {
+    for (idx_t i = 0; i < size; ++i) dst[i] = src[i];
+}
+
+// Whether no element is NaN or infinite: x * 0 is +-0 for a finite x and NaN otherwise, and
+// a NaN anywhere makes the sum NaN. (Summing zeros keeps the loop free to vectorise.)
+template <typename T>
+inline bool all_finite(const T* x, idx_t size) {
+    T zeros = 0;
+    for (idx_t i = 0; i < size; ++i) zeros += x[i] * T(0);
+    return zeros == 0;
+}
+
 }  // namespace tinynet
 
 #endif  // TINYNET_KERNELS_HH

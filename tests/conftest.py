@@ -3,6 +3,14 @@
 import numpy as np
 import pytest
 
+from tinynet import _core
+
+
+def pytest_report_header() -> str:
+    """Which build of the compiled core the suite runs against."""
+    build = "bounds-checked" if _core.BOUNDS_CHECKED else "release"
+    return f"tinynet core: {build} build, {_core.instruction_set()} kernels"
+
 
 @pytest.fixture(params=["cython", "numpy"])
 def backend(request: pytest.FixtureRequest) -> str:

@@ -8,7 +8,7 @@
 """
 
 from tinynet.callbacks import EarlyStopping
-from tinynet.network import Network
+from tinynet.network import Network, load
 
-__all__ = ["EarlyStopping", "Network", "__version__"]
+__all__ = ["EarlyStopping", "Network", "__version__", "load"]
 __version__ = "0.1.0"

@@ -15,6 +15,7 @@ _Float = TypeVar("_Float", np.float32, np.float64)
 
 ACTIVATIONS: dict[str, int]
 INSTRUCTION_SETS: dict[str, int]
+BOUNDS_CHECKED: bool
 
 class Trainer:
     X: npt.NDArray[np.floating]
@@ -22,6 +23,8 @@ class Trainer:
     params: npt.NDArray[np.floating]
     X_val: npt.NDArray[np.floating] | None
     y_val: npt.NDArray[np.floating] | None
+    @property
+    def epoch(self) -> int: ...
     def __init__(
         self,
         X: npt.NDArray[_Float],
@@ -31,7 +34,7 @@ class Trainer:
         training: Training,
         validation: tuple[npt.NDArray[_Float], npt.NDArray[_Float]] | None = None,
     ) -> None: ...
-    def run(self, epochs: int, history: npt.NDArray[np.float64]) -> None: ...
+    def run(self, epochs: int, history: npt.NDArray[np.float64]) -> int: ...
 
 def forward(
     X: npt.NDArray[_Float],

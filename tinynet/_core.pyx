@@ -2,7 +2,10 @@
 
 A :class:`Trainer` holds one ``fit``'s buffers (layer outputs, deltas, the update step,
 momentum, shuffled batches), allocated once when it is made; each :meth:`Trainer.run`
-then trains for a number of epochs inside one ``nogil`` block, allocating nothing. Matrix
+then trains for a number of epochs inside one ``nogil`` block, allocating nothing, and
+taking the GIL only to look for Ctrl-C every 20 ms (in the main thread). An epoch that
+is interrupted, or that ends with a non-finite measure or weight, is rolled back to the
+weights it started from. Matrix
 products of at least :func:`blas_crossover` multiply-adds go to scipy's BLAS, smaller ones to
 the kernels' loops; the elementwise kernels run in the widest instruction set the CPU has.
 The network's parameters live in one flat, C-contiguous vector (see ``tinynet._layout``):
@@ -13,16 +16,23 @@ These functions trust their caller (:class:`tinynet.Network`) for dtypes and con
 still check every shape they index with, since bounds checks are compiled out.
 """
 
+from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
+from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
 from libcpp.vector cimport vector
+
+import threading
 
 import numpy as np
 
 from tinynet._kernels cimport (
     Activation,
+    SignalClock,
+    all_finite,
     clip_all,
     column_sums,
+    copy_all,
     decay,
     drop_units,
     exp_all,
@@ -51,6 +61,12 @@ from scipy.linalg.cython_blas cimport dgemm as scipy_dgemm, sgemm as scipy_sgemm
 ACTIVATIONS = {
     "sigmoid": kSigmoid, "tanh": kTanh, "relu": kRelu, "linear": kLinear, "softmax": kSoftmax
 }
+
+cdef extern from *:
+    bint TINYNET_BOUNDS_CHECKED  # set by setup.py: TINYNET_DEBUG_BUILD=1
+
+# Whether this build indexes memoryviews with bounds and wraparound checks.
+BOUNDS_CHECKED = bool(TINYNET_BOUNDS_CHECKED)
 
 # The instruction sets the elementwise kernels are compiled for, narrowest first.
 INSTRUCTION_SETS = {"baseline": kBaseline, "x86-64-v3": kX86V3, "x86-64-v4": kX86V4}
@@ -208,10 +224,11 @@ cdef class Trainer:
 
     cdef readonly object X, y, params, X_val, y_val
     cdef object layer_sizes, offsets, velocity, layers, deltas, slopes, step
-    cdef object batch_X, batch_y, order, sort_keys, val_layers, val_delta
+    cdef object batch_X, batch_y, order, sort_keys, val_layers, val_delta, saved
+    cdef object pending  # what a signal handler raised during run, to raise after it
     cdef Net net
     cdef Settings s
-    cdef Py_ssize_t epoch
+    cdef readonly Py_ssize_t epoch
 
     def __init__(self, X, y, params, architecture, training, validation=None):
         cdef Py_ssize_t n = X.shape[0], units, hidden_units, n_in, n_out, b
@@ -230,6 +247,7 @@ cdef class Trainer:
             raise ValueError("batch_size must be between 1 and the number of samples")
         self.X, self.y, self.params = X, y, params
         self.epoch = 0
+        self.pending = None
 
         s.learning_rate = training.learning_rate
         s.momentum = training.momentum
@@ -254,6 +272,7 @@ cdef class Trainer:
         self.slopes = workspace(dtype, b * hidden_units if s.dropout > 0 else 0)
         self.step = workspace(dtype, int(np.max(np.diff(self.offsets))))
         self.velocity = np.zeros_like(params) if s.momentum != 0 else workspace(dtype, 0)
+        self.saved = workspace(dtype, params.shape[0])
         self.batch_X = workspace(dtype, b * n_in if s.shuffle else 0)
         self.batch_y = workspace(dtype, b * n_out if s.shuffle else 0)
         self.order = np.zeros(n if s.shuffle else 1, dtype=np.intp)
@@ -271,18 +290,41 @@ cdef class Trainer:
             self.val_delta = workspace(dtype, self.X_val.shape[0] * n_out)
 
     def run(self, Py_ssize_t epochs, double[:, ::1] history):
-        """Train for ``epochs`` more epochs; row ``e`` of ``history`` receives epoch ``e``'s
-        loss and mean absolute error, then (with validation data) the validation's."""
+        """Train for up to ``epochs`` more epochs and return how many were completed.
+
+        Row ``e`` of ``history`` receives epoch ``e``'s loss and mean absolute error, then
+        (with validation data) the validation's. Training stops early, after rolling the
+        weights back to where the epoch started, at the first epoch with a non-finite
+        measure or weight (it diverged: fewer epochs are returned) or during which a signal
+        handler raised (that exception is raised). :attr:`epoch` counts the epochs completed
+        by every run.
+        """
         if epochs < 0 or history.shape[0] < epochs or history.shape[1] != 4:
             raise ValueError("history needs one row of 4 per epoch")
+        # Only the main thread handles signals.
+        cdef bint watch = threading.current_thread() is threading.main_thread()
         if self.params.dtype == np.float64:
-            run_epochs[double](self, self.params, epochs, history)
+            done = run_epochs[double](self, self.params, epochs, history, watch)
         else:
-            run_epochs[float](self, self.params, epochs, history)
+            done = run_epochs[float](self, self.params, epochs, history, watch)
+        if self.pending is not None:
+            error, self.pending = self.pending, None
+            raise error
+        return done
 
 
-cdef void run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
-                     double[:, ::1] history) except *:
+cdef bint signalled(Trainer t) noexcept with gil:
+    """Run the Python handlers of pending signals; whether one raised (kept in t.pending)."""
+    try:
+        PyErr_CheckSignals()
+    except BaseException as error:
+        t.pending = error
+        return True
+    return False
+
+
+cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
+                           double[:, ::1] history, bint watch) except -1:
     cdef const Net* net = &t.net
     cdef const Settings* s = &t.s
     cdef const floating[:, ::1] X = t.X
@@ -315,8 +357,13 @@ cdef void run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     cdef const floating* l0
     cdef const floating* targets
     cdef double abs_sum, loss_sum, abs_total, loss_total
+    cdef floating[::1] saved = t.saved
+    cdef Py_ssize_t size = params.shape[0], completed = 0
+    cdef SignalClock clock
+    cdef bint interrupted = False, finite
     with nogil:
         for e in range(epochs):
+            copy_all(&params[0], &saved[0], size)
             first_row = <uint64_t>t.epoch * <uint64_t>n
             if s.shuffle:
                 random_order(s.shuffle_key, first_row, &order[0], &sort_keys[0], n)
@@ -343,8 +390,15 @@ cdef void run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                 backward_pass(net, s, l0, &params[0], &velocity[0], layers.data(),
                               deltas.data(), slopes_or_null, &step[0], m)
                 start += m
+                if start < n and watch and clock.due() and signalled(t):
+                    interrupted = True
+                    break
+            if interrupted:
+                copy_all(&saved[0], &params[0], size)
+                break
             history[e, 0] = loss_total / n
             history[e, 1] = abs_total / (n * n_out)
+            finite = isfinite(loss_total) and isfinite(abs_total)
             if n_val > 0:
                 forward_pass(net, &X_val[0, 0], &params[0], val_layers.data(), NULL,
                              &val_delta[0], n_val, s, 0)
@@ -352,7 +406,15 @@ cdef void run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                              n_out, &abs_sum, &loss_sum)
                 history[e, 2] = loss_sum / n_val
                 history[e, 3] = abs_sum / (n_val * n_out)
+                finite = finite and isfinite(loss_sum) and isfinite(abs_sum)
+            if not (finite and all_finite(&params[0], size)):
+                copy_all(&saved[0], &params[0], size)  # diverged: the last finite epoch
+                break
             t.epoch += 1
+            completed += 1
+            if watch and clock.due() and signalled(t):
+                break
+    return completed
 
 
 def forward(const floating[:, ::1] X, const floating[::1] params, architecture,

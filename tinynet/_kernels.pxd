@@ -41,6 +41,14 @@ cdef extern from "tinynet_kernels.hh" namespace "tinynet" nogil:
                             T learning_rate, T momentum, bint nesterov) noexcept
     void gather_rows[T](const T* src__nc, const Py_ssize_t* order, T* dst__mc,
                         Py_ssize_t m, Py_ssize_t c) noexcept
+    void copy_all[T](const T* src, T* dst, Py_ssize_t size) noexcept
+    bint all_finite[T](const T* x, Py_ssize_t size) noexcept
+
+
+cdef extern from "tinynet_clock.hh" namespace "tinynet" nogil:
+    cdef cppclass SignalClock:
+        SignalClock() noexcept
+        bint due() noexcept
 
 
 cdef extern from "tinynet_random.hh" namespace "tinynet" nogil:

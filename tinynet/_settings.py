@@ -12,6 +12,10 @@ import numpy as np
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
 OUTPUT_ACTIVATIONS = ("sigmoid", "linear", "softmax")
+BACKEND_NAMES = ("cython", "numpy")
+INITS = ("uniform", "xavier", "he")
+# The measures of a fit's history, the validation ones last.
+HISTORY_KEYS = ("loss", "mae", "val_loss", "val_mae")
 
 
 @dataclass(frozen=True)

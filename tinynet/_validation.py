@@ -111,7 +111,7 @@ def check_bool(name: str, value: Any) -> bool:
 def all_finite(array: np.ndarray) -> bool:
     """Whether every value is finite, without an array of flags as big as ``array``: NaN
     propagates through min and max, and an infinity is one of them."""
-    if array.dtype.kind != "f":
+    if array.dtype.kind != "f" or array.size == 0:
         return True
     return bool(np.isfinite(array.min()) and np.isfinite(array.max()))
 

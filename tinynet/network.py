@@ -3,7 +3,10 @@ backend (the compiled core or the numpy reference)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -11,10 +14,19 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from tinynet import _core, reference
+from tinynet._files import load_state, save_state
 from tinynet._layout import LayerSizes, n_params, split, synapse_shapes
 from tinynet._progress import Reporter
 from tinynet._random import derive_key
-from tinynet._settings import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, Architecture, Training
+from tinynet._settings import (
+    HIDDEN_ACTIVATIONS,
+    HISTORY_KEYS,
+    INITS,
+    OUTPUT_ACTIVATIONS,
+    Architecture,
+    Training,
+)
+from tinynet._state import STATE_VERSION, check_state
 from tinynet._validation import (
     as_array,
     as_inputs,
@@ -30,8 +42,6 @@ from tinynet._validation import (
 )
 
 BACKENDS = {"cython": _core, "numpy": reference}
-INITS = ("uniform", "xavier", "he")
-HISTORY_KEYS = ("loss", "mae", "val_loss", "val_mae")
 
 Callback = Callable[["Network", int, dict[str, float]], Any]
 
@@ -160,6 +170,71 @@ class Network:
         self._key = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
         self._fits = 0
         self.history: dict[str, np.ndarray] = {"loss": np.empty(0), "mae": np.empty(0)}
+        self._lock = threading.RLock()
+
+    # --- state: pickling, saving and loading --------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The network as plain data (see ``tinynet._state``), checked on the way back in."""
+        arch = self._architecture
+        history_keys = [name for name in HISTORY_KEYS if name in self.history]
+        with self._lock:
+            return {
+                "version": STATE_VERSION,
+                "layers": self.layer_sizes,
+                "activation": arch.activation,
+                "output": arch.output,
+                "bias": arch.bias,
+                "dtype": self._dtype.name,
+                "backend": self._backend,
+                "init": self._init,
+                "key": self._key,
+                "fits": self._fits,
+                "history_keys": history_keys,
+                "params": self._params.copy(),
+                "history": np.column_stack(
+                    [np.asarray(self.history[name], dtype=np.float64) for name in history_keys]
+                ),
+            }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._restore(check_state(state))
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        """Become the network of the checked ``state``."""
+        self._architecture = Architecture(
+            layer_sizes=np.array(state["layers"], dtype=np.intp),
+            activation=state["activation"],
+            output=state["output"],
+            bias=state["bias"],
+        )
+        self._dtype = np.dtype(state["dtype"])
+        self._backend = state["backend"]
+        self._init = state["init"]
+        self._params = state["params"]
+        self._key = state["key"]
+        self._fits = state["fits"]
+        self.history = {
+            name: state["history"][:, i].copy() for i, name in enumerate(state["history_keys"])
+        }
+        self._lock = threading.RLock()
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the network to the file ``path``, to be read back by :func:`tinynet.load`.
+
+        The file (a zip archive of JSON and ``.npy`` members, no pickle) holds the
+        architecture, the options of :class:`Network`, the weights and biases, the last
+        fit's history and the random state of later fits: the loaded network predicts and
+        goes on training bit for bit as this one would. The file is written beside ``path``
+        under a temporary name, flushed to disk and renamed over ``path``, so a failed or
+        interrupted save leaves any old file there whole.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (conventionally ending in ``.tinynet``); replaced if it exists.
+        """
+        save_state(check_state(self.__getstate__()), path)
 
     def __repr__(self) -> str:
         arch = self._architecture
@@ -232,6 +307,8 @@ class Network:
         shapes = [(j,) for _, j in synapse_shapes(self._architecture.layer_sizes)]
         self._assign("biases", biases, 1, shapes if self.bias else [])
 
+    # --- weights -------------------------------------------------------------------------
+
     def _split(self, params: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         arch = self._architecture
         return split(params, arch.layer_sizes, arch.bias)
@@ -244,15 +321,15 @@ class Network:
             raise TypeError(f"{name} must be a list of {len(shapes)} arrays, got {type(arrays)}")
         if len(arrays) != len(shapes):
             raise ValueError(f"{name} must be a list of {len(shapes)} arrays, got {len(arrays)}")
-        params = self._params.copy()
-        for i, (array, target, shape) in enumerate(
-            zip(arrays, self._split(params)[part], shapes, strict=True)
-        ):
-            array = as_array(f"{name}[{i}]", array, self._dtype)
+        arrays = [as_array(f"{name}[{i}]", array, self._dtype) for i, array in enumerate(arrays)]
+        for i, (array, shape) in enumerate(zip(arrays, shapes, strict=True)):
             if array.shape != shape:
                 raise ValueError(f"{name}[{i}] must have shape {shape}, got {array.shape}")
-            target[...] = array
-        self._params = params
+        with self._lock:  # waits for a fit to finish, rather than be overwritten by it
+            params = self._params.copy()
+            for array, target in zip(arrays, self._split(params)[part], strict=True):
+                target[...] = array
+            self._params = params
 
     def fit(
         self,
@@ -334,8 +411,19 @@ class Network:
         Raises
         ------
         FloatingPointError
-            If training diverged to non-finite weights. The network then keeps the weights
-            it had before the fit or, with callbacks, those of the last epoch they saw.
+            If training diverged: an epoch ended with a non-finite loss or weight. The
+            network keeps the weights of the epoch before it, and :attr:`history` ends there.
+        KeyboardInterrupt
+            On Ctrl-C (the compiled core looks for it every 20 ms). The network keeps the
+            weights of the last completed epoch, and :attr:`history` ends there; so it does
+            when a callback raises.
+
+        Notes
+        -----
+        The GIL is released while the compiled core trains, so networks can be trained in
+        threads side by side. Two fits of the same network are run one after the other (each
+        network has a lock), and :meth:`predict` may run at any time: it sees the weights
+        before or after a fit (or, with callbacks, an epoch), never a half-trained epoch.
         """
         arch = self._architecture
         n_in, n_out = int(arch.layer_sizes[0]), int(arch.layer_sizes[-1])
@@ -353,41 +441,75 @@ class Network:
         if progress is not None:
             progress = check_bool("progress", progress)
 
-        # Train a copy, so that a failed fit leaves the network as it was.
+        with self._lock:  # one fit at a time; predict needs no lock
+            self._train(X, y, epochs, training, validation, callbacks, verbose, progress)
+        return self
+
+    def _train(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        epochs: int,
+        training: Training,
+        validation: tuple[np.ndarray, np.ndarray] | None,
+        callbacks: list[Callback],
+        verbose: int,
+        progress: bool | None,
+    ) -> None:
+        """The checked fit: train a copy of the weights, and make it the network's at the
+        end, or, with callbacks, after every epoch, so that they see it.
+
+        Whatever stops the fit early (divergence, Ctrl-C, a failing callback), the network
+        keeps the weights of its last completed epoch and the history of the epochs up to
+        it, never a half-trained epoch: the trainers roll a failed epoch back.
+        """
+        training = dataclasses.replace(
+            training,
+            shuffle_key=derive_key(self._key, 2 * self._fits),
+            dropout_key=derive_key(self._key, 2 * self._fits + 1),
+        )
         params = self._params.copy()
-        trainer = BACKENDS[self._backend].Trainer(X, y, params, arch, training, validation)
+        trainer = BACKENDS[self._backend].Trainer(
+            X, y, params, self._architecture, training, validation
+        )
         measures = HISTORY_KEYS if validation is not None else HISTORY_KEYS[:2]
         history = np.full((epochs, 4), np.nan)
         reporter = Reporter(epochs, verbose, progress)
-        done = 0
+        committed = -1  # the number of epochs behind the network's weights (-1: none yet)
+        diverged = False
         try:
-            while done < epochs:
+            while trainer.epoch < epochs and not diverged:
+                done = trainer.epoch
                 chunk = 1 if callbacks else reporter.epochs_until_next(done)
-                trainer.run(chunk, history[done : done + chunk])
-                done += chunk
+                diverged = trainer.run(chunk, history[done : done + chunk]) < chunk
+                done = trainer.epoch
+                if diverged and done == 0:
+                    break
                 logs = dict(zip(measures, history[done - 1].tolist(), strict=False))
                 reporter.report(done, logs)
                 if callbacks:
-                    self._commit(params, history[:done], measures)
-                    stops = [bool(callback(self, done - 1, logs)) for callback in callbacks]
-                    if any(stops):
+                    committed = self._commit(params, history[:done], measures)
+                    if any([bool(callback(self, done - 1, logs)) for callback in callbacks]):
                         break
-            else:
-                self._commit(params, history, measures)
         finally:
+            # Also when interrupted: the weights and history of the completed epochs.
+            if committed != trainer.epoch:
+                self._commit(params, history[: trainer.epoch], measures)
             reporter.close()
-        self._fits += 1  # the next fit shuffles and drops out anew
-        return self
-
-    def _commit(self, params: np.ndarray, history: np.ndarray, measures: Sequence[str]) -> None:
-        """Make ``params`` (copied) the network's weights and ``history`` its history."""
-        if not np.isfinite(params).all():
+            self._fits += 1  # the next fit shuffles and drops out anew
+        if diverged:
             raise FloatingPointError(
-                "training diverged (non-finite weights); try a smaller learning_rate or "
-                "scale the inputs. The network keeps its last finite weights."
+                f"training diverged in epoch {trainer.epoch + 1} (non-finite loss or "
+                f"weights); the network keeps the weights of the {trainer.epoch} epochs "
+                "before it. Try a smaller learning_rate or scale the inputs."
             )
+
+    def _commit(self, params: np.ndarray, history: np.ndarray, measures: Sequence[str]) -> int:
+        """Make ``params`` (copied) the network's weights and ``history`` its history;
+        return the number of epochs in it."""
         self._params = params.copy()
         self.history = {name: history[:, i].copy() for i, name in enumerate(measures)}
+        return len(history)
 
     def _training(
         self,
@@ -401,7 +523,7 @@ class Network:
         dropout: Any,
         clip: Any,
     ) -> Training:
-        """The checked options of one fit, with this fit's random key."""
+        """The checked options of one fit (its random keys are set when it starts)."""
         learning_rate = check_positive_real("learning_rate", learning_rate)
         if learning_rate > float(np.finfo(self._dtype).max):
             raise ValueError(
@@ -424,8 +546,6 @@ class Network:
             dropout=dropout,
             dropout_scale=float(self._dtype.type(1 / (1 - dropout))),
             clip=0.0 if clip is None else clip,
-            shuffle_key=derive_key(self._key, 2 * self._fits),
-            dropout_key=derive_key(self._key, 2 * self._fits + 1),
         )
 
     def _validation_data(
@@ -482,3 +602,33 @@ class Network:
         out = np.empty((X.shape[0], int(arch.layer_sizes[-1])), dtype=self._dtype)
         BACKENDS[self._backend].forward(X, self._params, arch, out)
         return out[0] if one_sample else out
+
+
+def load(path: str | os.PathLike[str]) -> Network:
+    """The network saved in the file ``path`` by :meth:`Network.save`.
+
+    Everything in the file is checked before a network is made of it: the format and its
+    version, the layer sizes and option names, and the weights' dtype, shape and values.
+    Nothing in it is unpickled.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to read.
+
+    Returns
+    -------
+    Network
+        The saved network: same options, weights, history and random state for later fits.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a tinynet file, or is corrupt, truncated, tampered with or of a
+        newer format version.
+    OSError
+        If it cannot be read, e.g. ``FileNotFoundError``.
+    """
+    network = Network.__new__(Network)
+    network._restore(load_state(path))
+    return network

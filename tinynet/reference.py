@@ -170,14 +170,33 @@ class Trainer:
         self.velocity = [np.zeros_like(s) for s in self.syn] if training.momentum else None
         self.epoch = 0
 
-    def run(self, epochs: int, history: np.ndarray) -> None:
-        """Train for ``epochs`` more epochs; row ``e`` of ``history`` receives epoch ``e``'s
-        loss and mean absolute error, then (with validation data) the validation's."""
-        # Silent like the compiled core: a diverging fit is reported by the caller, which
-        # checks the weights, and a saturated dot product is a valid input to the sigmoid.
+    def run(self, epochs: int, history: np.ndarray) -> int:
+        """Train for up to ``epochs`` more epochs and return how many were completed.
+
+        Row ``e`` of ``history`` receives epoch ``e``'s loss and mean absolute error, then
+        (with validation data) the validation's. Training stops early, after rolling the
+        weights back to where the epoch started, at the first epoch with a non-finite
+        measure or weight (it diverged: fewer epochs are returned) or during which an
+        exception (such as ``KeyboardInterrupt``) was raised, which propagates.
+        :attr:`epoch` counts the epochs completed by every run.
+        """
+        saved = np.empty_like(self.params)
+        # Silent like the compiled core: divergence is what the return value reports, and a
+        # saturated dot product is a valid input to the sigmoid.
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            for row in history[:epochs]:
-                self._run_epoch(row)
+            for done, row in enumerate(history[:epochs]):
+                saved[...] = self.params
+                try:
+                    self._run_epoch(row)
+                except BaseException:
+                    self.params[...] = saved
+                    raise
+                measures = row if self.validation is not None else row[:2]
+                if not (np.isfinite(measures).all() and np.isfinite(self.params).all()):
+                    self.params[...] = saved
+                    return done
+                self.epoch += 1
+        return epochs
 
     def _run_epoch(self, row: np.ndarray) -> None:
         n = len(self.X)
@@ -199,7 +218,6 @@ class Trainer:
             _, loss_sum, abs_sum = output_delta(y_val, l[-1], log_out, self.architecture.output)
             row[2] = loss_sum / len(X_val)
             row[3] = abs_sum / y_val.size
-        self.epoch += 1
 
     def _train_batch(self, X: np.ndarray, y: np.ndarray, first_row: int) -> tuple[float, float]:
         """One update from the rows ``X``, ``y``; returns their summed loss and ``|error|``."""
