@@ -6,11 +6,36 @@ checks on (slower; for running the test suite against out-of-bounds mistakes).
 
 import os
 import sys
+from pathlib import Path
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG_BUILD = os.environ.get("TINYNET_DEBUG_BUILD", "") not in ("", "0")
+
+# Neither Cython nor setuptools rebuilds when only the directives change, so the build's kind
+# is recorded, and a build of the other kind regenerates the C++ and recompiles everything.
+BUILD_KIND = "bounds-checked" if DEBUG_BUILD else "release"
+KIND_FILE = Path(__file__).resolve().parent / "build" / "tinynet-build-kind"
+try:
+    KIND_CHANGED = KIND_FILE.read_text() != BUILD_KIND
+except OSError:
+    KIND_CHANGED = True
+
+
+class BuildExt(build_ext):
+    """build_ext, forced when the build's kind changed, and recording it when done."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        self.force = self.force or KIND_CHANGED
+
+    def run(self):
+        super().run()
+        KIND_FILE.parent.mkdir(exist_ok=True)
+        KIND_FILE.write_text(BUILD_KIND)
+
 
 compiler_directives = {
     "language_level": 3,
@@ -62,4 +87,7 @@ extensions = [
     )
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=compiler_directives))
+setup(
+    ext_modules=cythonize(extensions, compiler_directives=compiler_directives, force=KIND_CHANGED),
+    cmdclass={"build_ext": BuildExt},
+)

@@ -465,3 +465,11 @@ def test_load_refuses_truncated_and_foreign_files(tmp_path):
     path.write_bytes(b"\x80\x04K\x01.")  # a pickle
     with pytest.raises(ValueError, match="cannot load"):
         tinynet.load(path)
+
+
+def test_callbacks_see_each_epoch_once_when_training_diverges(backend):
+    seen = []
+    net = tinynet.Network([1, 1], output="linear", seed=0, backend=backend)
+    with pytest.raises(FloatingPointError):
+        net.fit([[1e100]], [1], epochs=50, callbacks=[lambda n, e, logs: seen.append(e)])
+    assert seen == list(range(len(net.history["loss"])))

@@ -321,13 +321,13 @@ class Network:
             raise TypeError(f"{name} must be a list of {len(shapes)} arrays, got {type(arrays)}")
         if len(arrays) != len(shapes):
             raise ValueError(f"{name} must be a list of {len(shapes)} arrays, got {len(arrays)}")
-        arrays = [as_array(f"{name}[{i}]", array, self._dtype) for i, array in enumerate(arrays)]
-        for i, (array, shape) in enumerate(zip(arrays, shapes, strict=True)):
+        converted = [as_array(f"{name}[{i}]", a, self._dtype) for i, a in enumerate(arrays)]
+        for i, (array, shape) in enumerate(zip(converted, shapes, strict=True)):
             if array.shape != shape:
                 raise ValueError(f"{name}[{i}] must have shape {shape}, got {array.shape}")
         with self._lock:  # waits for a fit to finish, rather than be overwritten by it
             params = self._params.copy()
-            for array, target in zip(arrays, self._split(params)[part], strict=True):
+            for array, target in zip(converted, self._split(params)[part], strict=True):
                 target[...] = array
             self._params = params
 
@@ -479,11 +479,11 @@ class Network:
         diverged = False
         try:
             while trainer.epoch < epochs and not diverged:
+                start = trainer.epoch
+                chunk = 1 if callbacks else reporter.epochs_until_next(start)
+                diverged = trainer.run(chunk, history[start : start + chunk]) < chunk
                 done = trainer.epoch
-                chunk = 1 if callbacks else reporter.epochs_until_next(done)
-                diverged = trainer.run(chunk, history[done : done + chunk]) < chunk
-                done = trainer.epoch
-                if diverged and done == 0:
+                if done == start:  # diverged in its first epoch: nothing new to report
                     break
                 logs = dict(zip(measures, history[done - 1].tolist(), strict=False))
                 reporter.report(done, logs)
@@ -499,9 +499,9 @@ class Network:
             self._fits += 1  # the next fit shuffles and drops out anew
         if diverged:
             raise FloatingPointError(
-                f"training diverged in epoch {trainer.epoch + 1} (non-finite loss or "
-                f"weights); the network keeps the weights of the {trainer.epoch} epochs "
-                "before it. Try a smaller learning_rate or scale the inputs."
+                f"training diverged in epoch {trainer.epoch + 1} (a non-finite loss or "
+                "weight); the network keeps its weights from before that epoch, and its "
+                "history ends there. Try a smaller learning_rate or scale the inputs."
             )
 
     def _commit(self, params: np.ndarray, history: np.ndarray, measures: Sequence[str]) -> int:
