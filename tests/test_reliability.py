@@ -167,6 +167,7 @@ def test_an_interrupted_callback_keeps_the_epochs_it_saw(backend):
     np.testing.assert_array_equal(net.__getstate__()["params"], clean.__getstate__()["params"])
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGUSR1")
 def test_a_signal_handler_that_raises_stops_the_fit_with_its_exception(backend):
     class Alarm(Exception):
         pass
@@ -473,3 +474,24 @@ def test_callbacks_see_each_epoch_once_when_training_diverges(backend):
     with pytest.raises(FloatingPointError):
         net.fit([[1e100]], [1], epochs=50, callbacks=[lambda n, e, logs: seen.append(e)])
     assert seen == list(range(len(net.history["loss"])))
+
+
+def test_a_fit_told_to_run_for_ever_keeps_a_history_of_what_it_ran(backend):
+    """epochs=2**40 allocates no history for 2**40 epochs: EarlyStopping ends it."""
+    net = network(backend)
+    stop = tinynet.EarlyStopping(monitor="loss", patience=3, min_delta=1.0)
+    net.fit(X, Y, epochs=2**40, callbacks=[stop], **FIT)
+    assert len(net.history["loss"]) == 4
+    assert all(h.flags.c_contiguous and h.base is None for h in net.history.values())
+
+
+def test_a_long_fit_s_history_is_every_epoch_s(backend):
+    """More epochs than one call into the backend trains, in pieces, as one fit does."""
+    from tinynet import network as network_module
+
+    net = network(backend)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(network_module, "MAX_CHUNK", 7)
+        net.fit(X, Y, epochs=30, **FIT)
+    whole = fresh_fit(backend, 30)
+    assert_same_network(net, whole)

@@ -28,6 +28,8 @@ from tinynet._state import ARRAY_KEYS, META_KEYS, check_state
 
 META_MEMBER = "tinynet.json"
 MEMBERS = (META_MEMBER, *(f"{name}.npy" for name in ARRAY_KEYS))
+# The zip flags a plain member may have: sizes after the data (0x08), UTF-8 names (0x800).
+PLAIN_FLAGS = 0x08 | 0x800
 # The metadata is a few hundred bytes; anything much larger is not a tinynet file.
 MAX_META_BYTES = 1 << 16
 
@@ -107,7 +109,16 @@ def load_state(path: PathLike) -> dict[str, Any]:
         data = file.read()
     try:
         return check_state(read_archive(data))
-    except (ValueError, TypeError, KeyError, EOFError, RecursionError, zipfile.BadZipFile) as e:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,  # RecursionError too, from deeply nested JSON
+        OSError,  # the bytes are in memory: an OSError here is a decoder's, e.g. bz2's
+        zipfile.BadZipFile,
+    ) as e:
         raise ValueError(f"cannot load {path!r}: {e}") from e
 
 
@@ -120,7 +131,11 @@ def read_archive(data: bytes) -> dict[str, Any]:
                 f"not a tinynet file: its members are {sorted(members)}, not {list(MEMBERS)}"
             )
         for info in members.values():
-            # Members are stored uncompressed: none can be larger than the archive.
+            # tinynet stores its members plainly: no compression, encryption or other
+            # features (whose errors zipfile raises as other exceptions), so none can be
+            # larger than the archive.
+            if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & ~PLAIN_FLAGS:
+                raise ValueError(f"member {info.filename} is compressed or encrypted")
             limit = MAX_META_BYTES if info.filename == META_MEMBER else len(data)
             if info.file_size > limit:
                 raise ValueError(f"member {info.filename} claims {info.file_size} bytes")

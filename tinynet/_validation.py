@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from tinynet._layout import n_params
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -27,6 +31,11 @@ def check_layer_sizes(layers: Any) -> np.ndarray:
         raise ValueError(
             f"layers needs at least two sizes (inputs and outputs), got {list(layers)!r}"
         )
+    # Every buffer of a fit is indexed with intp: a network's parameters and a row of its
+    # layers must fit, with bias units, in float64.
+    largest = n_params(sizes, bias=True)
+    if max(largest, sum(sizes)) * 8 > sys.maxsize:
+        raise ValueError(f"layers {sizes} are too large: {largest} parameters")
     return np.array(sizes, dtype=np.intp)
 
 
@@ -35,8 +44,12 @@ def check_dtype(dtype: Any) -> np.dtype:
     if dtype is None:
         raise TypeError("dtype must be np.float32 or np.float64, got None")
     try:
-        resolved = np.dtype(dtype)
-    except TypeError as error:
+        # Any failure of numpy's parsing (some strings raise SyntaxError, some aliases
+        # warn before they fail) is one wrong dtype.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            resolved = np.dtype(dtype)
+    except Exception as error:
         raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from error
     if resolved not in SUPPORTED_DTYPES:
         raise ValueError(f"dtype must be np.float32 or np.float64, got {resolved}")
@@ -71,11 +84,19 @@ def check_seed(seed: Any) -> int | None:
     return seed
 
 
-def check_positive_real(name: str, value: Any) -> float:
-    """``value`` as a finite, strictly positive Python ``float``."""
+def as_float(name: str, value: Any) -> float:
+    """``value``, a real number (not a bool), as a Python ``float``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
+    try:
+        return float(value)
+    except OverflowError as error:  # a Python int or Fraction beyond the float range
+        raise ValueError(f"{name} is too large, got {value!r}") from error
+
+
+def check_positive_real(name: str, value: Any) -> float:
+    """``value`` as a finite, strictly positive Python ``float``."""
+    value = as_float(name, value)
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be finite and positive, got {value!r}")
     return value
@@ -90,9 +111,7 @@ def check_real(
     below: float | None = None,
 ) -> float:
     """``value`` as a finite Python ``float`` in ``[minimum, maximum]`` (and ``< below``)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
+    value = as_float(name, value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if value < minimum or value > maximum or (below is not None and value >= below):

@@ -42,6 +42,10 @@ from tinynet._validation import (
 )
 
 BACKENDS = {"cython": _core, "numpy": reference}
+# The most epochs one call into a backend trains. The history grows as the epochs are
+# trained, so that a fit told to run for ever (until Ctrl-C or a callback stops it) does not
+# first allocate a history for all of them.
+MAX_CHUNK = 1 << 16
 
 Callback = Callable[["Network", int, dict[str, float]], Any]
 
@@ -165,7 +169,13 @@ class Network:
         self._backend = check_choice("backend", backend, tuple(BACKENDS))
         self._init = check_choice("init", init, INITS)
         seed = check_seed(seed)
-        self._params = initial_params(layer_sizes, seed, self._dtype, self._init, bias)
+        try:
+            self._params = initial_params(layer_sizes, seed, self._dtype, self._init, bias)
+        except MemoryError as error:
+            raise ValueError(
+                f"layers {self.layer_sizes}: the network's "
+                f"{n_params(layer_sizes, bias)} parameters do not fit in memory"
+            ) from error
         # The key of the fits' shuffling and dropout: from the seed, else from the OS.
         self._key = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
         self._fits = 0
@@ -473,14 +483,16 @@ class Network:
             X, y, params, self._architecture, training, validation
         )
         measures = HISTORY_KEYS if validation is not None else HISTORY_KEYS[:2]
-        history = np.full((epochs, 4), np.nan)
+        history = np.full((0, 4), np.nan)
         reporter = Reporter(epochs, verbose, progress)
         committed = -1  # the number of epochs behind the network's weights (-1: none yet)
         diverged = False
         try:
             while trainer.epoch < epochs and not diverged:
                 start = trainer.epoch
-                chunk = 1 if callbacks else reporter.epochs_until_next(start)
+                chunk = 1 if callbacks else min(reporter.epochs_until_next(start), MAX_CHUNK)
+                if start + chunk > len(history):
+                    history = grown(history, min(epochs, max(2 * len(history), start + chunk)))
                 diverged = trainer.run(chunk, history[start : start + chunk]) < chunk
                 done = trainer.epoch
                 if done == start:  # diverged in its first epoch: nothing new to report
@@ -492,9 +504,10 @@ class Network:
                     if any([bool(callback(self, done - 1, logs)) for callback in callbacks]):
                         break
         finally:
-            # Also when interrupted: the weights and history of the completed epochs.
-            if committed != trainer.epoch:
-                self._commit(params, history[: trainer.epoch], measures)
+            # Also when interrupted: the weights of the completed epochs, and a history of
+            # its own (the callbacks saw views of the growing one).
+            kept = params if committed != trainer.epoch else None
+            self._commit(kept, history[: trainer.epoch], measures, final=True)
             reporter.close()
             self._fits += 1  # the next fit shuffles and drops out anew
         if diverged:
@@ -504,11 +517,23 @@ class Network:
                 "history ends there. Try a smaller learning_rate or scale the inputs."
             )
 
-    def _commit(self, params: np.ndarray, history: np.ndarray, measures: Sequence[str]) -> int:
-        """Make ``params`` (copied) the network's weights and ``history`` its history;
-        return the number of epochs in it."""
-        self._params = params.copy()
-        self.history = {name: history[:, i].copy() for i, name in enumerate(measures)}
+    def _commit(
+        self,
+        params: np.ndarray | None,
+        history: np.ndarray,
+        measures: Sequence[str],
+        final: bool = False,
+    ) -> int:
+        """Make ``params`` (copied; None: keep the weights) the network's weights and the
+        columns of ``history`` its history, as views until the ``final`` commit (so that
+        a commit after every epoch does not copy the whole history every time); return
+        the number of epochs in it."""
+        if params is not None:
+            self._params = params.copy()
+        self.history = {
+            name: history[:, i].copy() if final else history[:, i]
+            for i, name in enumerate(measures)
+        }
         return len(history)
 
     def _training(
@@ -602,6 +627,13 @@ class Network:
         out = np.empty((X.shape[0], int(arch.layer_sizes[-1])), dtype=self._dtype)
         BACKENDS[self._backend].forward(X, self._params, arch, out)
         return out[0] if one_sample else out
+
+
+def grown(history: np.ndarray, rows: int) -> np.ndarray:
+    """``history`` with room for ``rows`` epochs."""
+    bigger = np.full((rows, history.shape[1]), np.nan)
+    bigger[: len(history)] = history
+    return bigger
 
 
 def load(path: str | os.PathLike[str]) -> Network:
