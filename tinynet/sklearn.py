@@ -52,29 +52,51 @@ class _TinyNetBase(BaseEstimator):  # type: ignore[misc]
     """What the classifier and the regressor share: checking the options, building the
     network, training it (``fit``: anew; ``partial_fit``: one more epoch) and predicting.
 
-    Subclasses define ``__init__`` (the parameters), ``_output`` (the output activation)
-    and ``_targets`` (the training targets from the checked ``y``).
+    The parameters (one ``__init__``, which scikit-learn reads them from) are documented in
+    the subclasses, which define ``_output`` (the output activation), ``_check_data`` and
+    ``_targets`` (the training targets from the checked ``y``).
     """
 
     _output: str
-    # Set by __init__ in the subclasses; declared for the type checker.
-    hidden_layer_sizes: Any
-    activation: str
-    epochs: int
-    learning_rate: float
-    batch_size: int | None
-    shuffle: bool
-    momentum: float
-    nesterov: bool
-    l2: float
-    dropout: float
-    clip: float | None
-    init: str
-    bias: bool
-    dtype: Any
-    backend: str
-    random_state: Any
-    verbose: int
+
+    def __init__(
+        self,
+        hidden_layer_sizes: int | tuple[int, ...] = (32,),
+        *,
+        activation: str = "tanh",
+        epochs: int = 200,
+        learning_rate: float = 0.001,
+        batch_size: int | None = 32,
+        shuffle: bool = True,
+        momentum: float = 0.9,
+        nesterov: bool = False,
+        l2: float = 0.0,
+        dropout: float = 0.0,
+        clip: float | None = None,
+        init: str = "xavier",
+        bias: bool = True,
+        dtype: Any = "float64",
+        backend: str = "cython",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.l2 = l2
+        self.dropout = dropout
+        self.clip = clip
+        self.init = init
+        self.bias = bias
+        self.dtype = dtype
+        self.backend = backend
+        self.random_state = random_state
+        self.verbose = verbose
 
     # --- checks of the options not passed verbatim to Network ----------------------------
 
@@ -298,45 +320,6 @@ class TinyNetClassifier(ClassifierMixin, _TinyNetBase):  # type: ignore[misc]
 
     _output = "softmax"
 
-    def __init__(
-        self,
-        hidden_layer_sizes: int | tuple[int, ...] = (32,),
-        *,
-        activation: str = "tanh",
-        epochs: int = 200,
-        learning_rate: float = 0.001,
-        batch_size: int | None = 32,
-        shuffle: bool = True,
-        momentum: float = 0.9,
-        nesterov: bool = False,
-        l2: float = 0.0,
-        dropout: float = 0.0,
-        clip: float | None = None,
-        init: str = "xavier",
-        bias: bool = True,
-        dtype: Any = "float64",
-        backend: str = "cython",
-        random_state: int | np.random.RandomState | None = None,
-        verbose: int = 0,
-    ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.epochs = epochs
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.l2 = l2
-        self.dropout = dropout
-        self.clip = clip
-        self.init = init
-        self.bias = bias
-        self.dtype = dtype
-        self.backend = backend
-        self.random_state = random_state
-        self.verbose = verbose
-
     def _check_data(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         X, y = validate_data(self, X, y, reset=reset, dtype=_X_DTYPES)
         return X, y
@@ -509,45 +492,6 @@ class TinyNetRegressor(RegressorMixin, _TinyNetBase):  # type: ignore[misc]
     )
 
     _output = "linear"
-
-    def __init__(
-        self,
-        hidden_layer_sizes: int | tuple[int, ...] = (32,),
-        *,
-        activation: str = "tanh",
-        epochs: int = 200,
-        learning_rate: float = 0.001,
-        batch_size: int | None = 32,
-        shuffle: bool = True,
-        momentum: float = 0.9,
-        nesterov: bool = False,
-        l2: float = 0.0,
-        dropout: float = 0.0,
-        clip: float | None = None,
-        init: str = "xavier",
-        bias: bool = True,
-        dtype: Any = "float64",
-        backend: str = "cython",
-        random_state: int | np.random.RandomState | None = None,
-        verbose: int = 0,
-    ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.epochs = epochs
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.l2 = l2
-        self.dropout = dropout
-        self.clip = clip
-        self.init = init
-        self.bias = bias
-        self.dtype = dtype
-        self.backend = backend
-        self.random_state = random_state
-        self.verbose = verbose
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
