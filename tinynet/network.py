@@ -187,8 +187,8 @@ class Network:
     def __getstate__(self) -> dict[str, Any]:
         """The network as plain data (see ``tinynet._state``), checked on the way back in."""
         arch = self._architecture
-        history_keys = [name for name in HISTORY_KEYS if name in self.history]
-        with self._lock:
+        with self._lock:  # waits for a fit in another thread to end
+            history_keys = [name for name in HISTORY_KEYS if name in self.history]
             return {
                 "version": STATE_VERSION,
                 "layers": self.layer_sizes,
@@ -434,6 +434,7 @@ class Network:
         threads side by side. Two fits of the same network are run one after the other (each
         network has a lock), and :meth:`predict` may run at any time: it sees the weights
         before or after a fit (or, with callbacks, an epoch), never a half-trained epoch.
+        Assigning weights, saving and pickling wait for a fit in another thread to end.
         """
         arch = self._architecture
         n_in, n_out = int(arch.layer_sizes[0]), int(arch.layer_sizes[-1])
