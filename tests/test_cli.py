@@ -86,3 +86,28 @@ def test_cli_rejects_zero_repeats(tmp_path):
     result = run_cli(tmp_path, "--repeats", "0")
     assert result.returncode == 2
     assert "--repeats must be at least 1" in result.stderr
+
+
+def test_cli_help_names_the_bench_command(tmp_path):
+    result = run_cli(tmp_path, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "bench" in result.stdout
+    assert "--no-speed" in result.stdout
+
+
+def test_cli_bench_passes_its_options_to_the_suite(tmp_path):
+    result = run_cli(tmp_path, "bench", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "python -m tinynet bench" in result.stdout
+    assert "--only" in result.stdout
+    result = run_cli(tmp_path, "bench", "--only", "nonsense")
+    assert result.returncode == 2
+    assert "unknown case nonsense" in result.stderr
+
+
+def test_cli_bench_runs_a_case_and_prints_its_table(tmp_path):
+    result = run_cli(tmp_path, "bench", "--quick", "--only", "memory")
+    assert result.returncode == 0, result.stderr
+    assert "Memory of one epoch" in result.stdout
+    assert "mnist-batch" in result.stdout
+    assert list(tmp_path.iterdir()) == []  # no plot unless asked for

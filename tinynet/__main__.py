@@ -1,10 +1,12 @@
 """``python -m tinynet``: train the blog's networks, print what the blog prints, and time the
-three-layer network in the compiled core against the numpy reference."""
+three-layer network in the compiled core against the numpy reference; ``python -m tinynet
+bench`` runs the benchmark suite (:mod:`tinynet.bench`)."""
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 
@@ -63,13 +65,24 @@ def speed(epochs: int, repeats: int) -> None:
     print(f"  speed-up         {numpy_reference / compiled:9.1f}x")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m tinynet",
-        description="Train the blog's networks, print the blog's results and the speed-up.",
+        description="Train the blog's networks, print the blog's results and the speed-up "
+        "of the compiled core over the numpy reference on the blog's XOR.",
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per backend")
     parser.add_argument("--no-speed", action="store_true", help="skip the timing")
+    commands = parser.add_subparsers(title="commands", metavar="{bench}")
+    commands.add_parser(
+        "bench", help="run the benchmark suite (python -m tinynet bench --help: its options)"
+    )
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # every later argument, --help included, is the suite's
+        from tinynet.bench.suite import main as bench_main
+
+        return bench_main(argv[1:], prog="python -m tinynet bench")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -77,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     blog_results()
     if not args.no_speed:
         speed(60000, args.repeats)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""The contenders of ``benchmarks/suite.py``: the blog's algorithm in several implementations.
+"""The contenders of the benchmark suite (:mod:`tinynet.bench.suite`): the blog's algorithm
+in several implementations.
 
 Each factory takes a :class:`Problem` and returns a :data:`Run`: ``run(epochs)`` trains a
 3-layer sigmoid network (no bias, squared-error delta, ``syn += learning_rate *

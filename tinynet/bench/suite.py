@@ -1,0 +1,656 @@
+"""tinynet's benchmark suite: the compiled core against plain numpy running the same algorithm.
+
+    python -m tinynet bench [--quick] [--repeats 5] [--only NAME[,NAME]]
+        [--plot PATH] [--markdown] [--blas-threads N]
+
+or, from the top of a checkout, ``python benchmarks/suite.py`` with the same options, which
+also saves the plot as ``benchmarks/speedup.png`` (the README's). ``--quick`` is a smoke run
+of about half a minute; the default run takes a few minutes.
+
+Cases (``--only`` names), each in float64 and float32 unless said otherwise:
+
+- ``xor``: the blog's 3-4-1 XOR network, 60000 epochs, timed as whole runs; numpy runs the
+  blog's eleven lines verbatim, seeded as published (the weights of ``Network(seed=1)``).
+- ``digits``: 1797 x 64-32-10 (the 8x8 digits' shape), full batch, ms per epoch.
+- ``mnist-batch``: 6400 x 784-128-10 in batches of 64 rows, in order, ms per epoch.
+- ``mnist-full``: 10000 x 784-128-10, full batch, ms per epoch; also the GFLOP/s the core
+  reaches against one plain numpy GEMM of the algorithm's biggest product.
+- ``threads``: two digits-sized networks (float64, seeds 0 and 1) trained in two threads at
+  once against one after the other, with BLAS pinned to one thread if threadpoolctl is
+  installed.
+- ``memory``: the peak memory (tracemalloc) of one epoch of the digits and mnist-batch cases
+  against a budget: the inputs, targets and weights plus one batch's layer outputs and deltas.
+
+The data are seeded random inputs in [0, 1) and one-hot targets (no download); beyond the XOR
+the weights are the blog's draws scaled to Glorot's bound (``init="xavier"``) and the learning
+rate is about one over the batch's rows (the gradient is summed over them), so that the
+sigmoids do not saturate. Every contender starts from a tinynet network's ``weights``.
+
+Before timing a case, each contender trains a few epochs and must end within 2000 machine
+epsilons (the tests' tolerance, scaled by the largest weight) of numpy's weights: the proof
+that they run the same algorithm (a failure is printed as an ERROR, the case is not timed and
+the exit status is 1). Then all run interleaved, ``--repeats`` times, each for as many epochs
+as take about 0.3 s (the XOR: one whole run), 0.1 s apart, and the table shows medians with
+their [min-max] spread; a speed-up is numpy's median over the contender's. The optional peers,
+PyTorch (CPU, its default threads) and numba (``@njit`` of the numpy loop), join when they
+import; their columns show '-' otherwise. Every BLAS library keeps its default threads unless
+``--blas-threads`` limits them; the header lists them, with the load average at the start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+import tinynet
+from tinynet.bench._contenders import (
+    PEERS,
+    Problem,
+    Run,
+    blog_xor,
+    describe_peers,
+    numpy_loop,
+    optional,
+    tinynet_core,
+)
+
+threadpoolctl = optional("threadpoolctl")
+
+DTYPES = (np.float64, np.float32)
+TOL_EPS = 2000  # as tests/closeness.py: the core and numpy agree within this many epsilons
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How to time.
+
+    Attributes
+    ----------
+    repeats : int
+        Timed runs of each contender, interleaved; the tables show their median.
+    target : float
+        The least seconds of one timed run: it does as many units (epochs) as take that
+        long, at least one.
+    settle : float
+        Seconds of sleep before each timed run, so that the BLAS threads of the run before
+        (which spin for a while after their last call) are asleep: with two BLAS libraries
+        in the process (numpy's and another), their threads otherwise compete for the cores.
+    """
+
+    repeats: int
+    target: float = 0.3
+    settle: float = 0.1
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark problem.
+
+    Attributes
+    ----------
+    name : str
+        The ``--only`` name.
+    layers : tuple of int
+        The layer sizes, input first.
+    n_samples : int
+        Rows of training data.
+    batch_size : int or None
+        Rows per update; ``None`` for the full batch.
+    learning_rate : float
+        The blog's ``alpha``.
+    check_epochs : int
+        Epochs of the agreement check.
+    run_epochs : int or None
+        Time whole runs of this many epochs (the XOR); ``None`` times epochs.
+    gemm : bool
+        Also time one numpy GEMM of the biggest product, for the GFLOP/s table.
+    """
+
+    name: str
+    layers: tuple[int, ...]
+    n_samples: int
+    batch_size: int | None
+    learning_rate: float
+    check_epochs: int
+    run_epochs: int | None = None
+    gemm: bool = False
+
+    @property
+    def flops_per_epoch(self) -> int:
+        """``2 * n * k * j`` for each matrix product of an epoch.
+
+        Per synapse ``k x j``: the forward product and the weight gradient, and the hidden
+        delta's product for every synapse but the first (no delta is computed for the input).
+        """
+        return sum(
+            (2 if i == 0 else 3) * 2 * self.n_samples * k * j
+            for i, (k, j) in enumerate(itertools.pairwise(self.layers))
+        )
+
+    @property
+    def biggest_product(self) -> tuple[int, int, int]:
+        """``(n, k, j)`` of the algorithm's biggest product, ``(n x k) . (k x j)``."""
+        k, j = max(itertools.pairwise(self.layers), key=lambda kj: kj[0] * kj[1])
+        return self.batch_size or self.n_samples, k, j
+
+    @property
+    def flops_per_unit(self) -> int:
+        """Flops per timed unit: an epoch, or a whole run for the XOR."""
+        return self.flops_per_epoch * (self.run_epochs or 1)
+
+
+CASES = {
+    case.name: case
+    for case in (
+        Case("xor", (3, 4, 1), 4, None, 1.0, check_epochs=10, run_epochs=60000),
+        Case("digits", (64, 32, 10), 1797, None, 1e-3, check_epochs=5),
+        Case("mnist-batch", (784, 128, 10), 6400, 64, 1e-2, check_epochs=1),
+        Case("mnist-full", (784, 128, 10), 10000, None, 1e-4, check_epochs=3, gemm=True),
+    )
+}
+SECTIONS = ("threads", "memory")
+
+
+@dataclass
+class Result:
+    """One case in one dtype: seconds per unit of each contender, one sample per repeat."""
+
+    case: Case
+    dtype: str
+    samples: dict[str, list[float]]
+
+    def median(self, name: str) -> float:
+        """The median seconds per unit of contender ``name``."""
+        return statistics.median(self.samples[name])
+
+    def speedup(self, name: str) -> float:
+        """numpy's median over ``name``'s."""
+        return self.median("numpy") / self.median(name)
+
+
+def make_problem(case: Case, dtype: type, seed: int = 0) -> Problem:
+    """The case's data and a tinynet network's initial weights (the blog's for the XOR)."""
+    X: np.ndarray
+    y: np.ndarray
+    if case.name == "xor":
+        X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=dtype)
+        y = np.array([[0, 1, 1, 0]], dtype=dtype).T
+        net = tinynet.Network(case.layers, seed=1, dtype=dtype)
+    else:
+        rng = np.random.default_rng(seed)
+        X = rng.random((case.n_samples, case.layers[0]), dtype=dtype)
+        labels = rng.integers(case.layers[-1], size=case.n_samples)
+        y = np.eye(case.layers[-1], dtype=dtype)[labels]
+        net = tinynet.Network(case.layers, seed=seed, dtype=dtype, init="xavier")
+    batch_size = case.batch_size or case.n_samples
+    return Problem(X, y, net.weights, dtype(case.learning_rate), batch_size)
+
+
+def contenders(case: Case, problem: Problem) -> dict[str, Run]:
+    """numpy (the baseline), tinynet's core, and the peers that import, on ``problem``."""
+    numpy_run = blog_xor if case.name == "xor" else numpy_loop
+    runs = {"numpy": numpy_run(problem), "core": tinynet_core(problem)}
+    return runs | {name: factory(problem) for name, factory in PEERS.items()}
+
+
+def disagreements(problem: Problem, runs: dict[str, Run], epochs: int) -> dict[str, str]:
+    """Train each contender ``epochs`` epochs and compare its weights with numpy's.
+
+    Returns what went wrong, by contender: a difference beyond ``TOL_EPS`` epsilons of the
+    dtype (times the largest weight, if above 1), or an exception. Under ``"numpy"``: that
+    its weights moved too little for the comparison to prove anything.
+    """
+    expected = runs["numpy"](epochs)
+    scale = max(1.0, *(float(np.abs(w).max()) for w in expected))
+    tol = TOL_EPS * float(np.finfo(problem.X.dtype).eps) * scale
+    problems = {}
+    moved = max(
+        float(np.abs(w - w0).max()) for w, w0 in zip(expected, problem.weights, strict=True)
+    )
+    if moved < 100 * tol:
+        problems["numpy"] = f"weights moved by only {moved:.3g} in {epochs} epochs"
+    for name, run in runs.items():
+        if name == "numpy":
+            continue
+        try:
+            got = run(epochs)
+        except Exception as error:  # reported; the contender is left out
+            problems[name] = f"raised {error!r}"
+            continue
+        if not all(
+            np.allclose(g, w, rtol=0, atol=tol) for g, w in zip(got, expected, strict=True)
+        ):
+            diff = max(float(np.abs(g - w).max()) for g, w in zip(got, expected, strict=True))
+            problems[name] = (
+                f"weights differ from numpy's after {epochs} epochs by up to {diff:.3g} "
+                f"(tolerance {tol:.3g}): not the same algorithm"
+            )
+    return problems
+
+
+def measure(runs: Mapping[str, Callable[[int], object]], timing: Timing) -> dict[str, list[float]]:
+    """Seconds per unit of work of each run, one sample per repeat, the runs interleaved.
+
+    ``run(units)`` does ``units`` units of work (epochs, products). A first, unrecorded call
+    of one unit sizes each run: as many units as take ``timing.target`` seconds, at least one.
+    """
+    units = {}
+    for name, run in runs.items():
+        start = time.perf_counter()
+        run(1)
+        units[name] = max(1, math.ceil(timing.target / (time.perf_counter() - start)))
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(timing.repeats):  # interleaved, so that all share the machine's mood
+        for name, run in runs.items():
+            time.sleep(timing.settle)
+            start = time.perf_counter()
+            run(units[name])
+            samples[name].append((time.perf_counter() - start) / units[name])
+    return samples
+
+
+def whole_runs(run: Run, epochs: int) -> Callable[[int], object]:
+    """``run`` as units of ``epochs`` epochs each."""
+    return lambda units: [run(epochs) for _ in range(units)]
+
+
+def gemm(case: Case, dtype: type) -> Callable[[int], object]:
+    """Products of the algorithm's biggest shape, ``(n, k) . (k, j)``, with numpy's BLAS."""
+    n, k, j = case.biggest_product
+    rng = np.random.default_rng(0)
+    a = rng.random((n, k), dtype=dtype)
+    b = rng.random((k, j), dtype=dtype)
+
+    def products(units: int) -> None:
+        for _ in range(units):
+            a.dot(b)
+
+    return products
+
+
+def report_errors(what: str, problems: dict[str, str]) -> None:
+    """Print each problem of ``problems`` (by contender) as an error on stderr."""
+    for name, message in problems.items():
+        print(f"ERROR: {what}, {name}: {message}", file=sys.stderr)
+
+
+def speed_case(case: Case, dtype: type, timing: Timing) -> tuple[Result | None, bool]:
+    """Check, then time one case in one dtype; whether all contenders agreed.
+
+    A peer that fails the check is left out; the result is ``None`` if numpy or the core
+    fails it.
+    """
+    dtype_name = np.dtype(dtype).name
+    problem = make_problem(case, dtype)
+    runs = contenders(case, problem)
+    problems = disagreements(problem, runs, case.check_epochs)
+    report_errors(f"{case.name} {dtype_name}", problems)
+    if "numpy" in problems or "core" in problems:
+        return None, False
+    runs = {name: run for name, run in runs.items() if name not in problems}
+    timed: dict[str, Callable[[int], object]] = dict(runs)
+    if case.run_epochs:
+        timed = {name: whole_runs(run, case.run_epochs) for name, run in runs.items()}
+        timing = replace(timing, target=0.0)  # one whole run per repeat
+    if case.gemm:
+        timed["gemm"] = gemm(case, dtype)
+    return Result(case, dtype_name, measure(timed, timing)), not problems
+
+
+@contextlib.contextmanager
+def blas_on_one_thread() -> Iterator[str]:
+    """Pin BLAS to one thread (with threadpoolctl); yields a sentence saying what was done."""
+    if threadpoolctl is None:
+        yield "BLAS threads not pinned (threadpoolctl is not installed)"
+        return
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        yield "BLAS pinned to one thread with threadpoolctl"
+
+
+# Trains two networks for a number of epochs; gives their weights.
+Pair = Callable[[int], list[list[np.ndarray]]]
+
+
+def one_after_the_other(a: Run, b: Run) -> Pair:
+    """``a``, then ``b``, for the same number of epochs."""
+    return lambda epochs: [a(epochs), b(epochs)]
+
+
+def in_two_threads(pool: ThreadPoolExecutor, a: Run, b: Run) -> Pair:
+    """``a`` and ``b`` for the same number of epochs, at once, in ``pool``'s threads."""
+    return lambda epochs: [f.result() for f in [pool.submit(a, epochs), pool.submit(b, epochs)]]
+
+
+def threads_case(timing: Timing) -> tuple[list[list[str]], str, bool]:
+    """Two digits-sized float64 networks in two threads at once against one after the other.
+
+    Returns the table's rows (core and numpy), a sentence on BLAS threads and whether all
+    went well (the threaded runs must give the sequential runs' weights, bit for bit).
+    """
+    case = CASES["digits"]
+    problems = [make_problem(case, np.float64, seed) for seed in (0, 1)]
+    rows, ok = [], True
+    with blas_on_one_thread() as blas, ThreadPoolExecutor(max_workers=2) as pool:
+        for name, factory in (("core", tinynet_core), ("numpy", numpy_loop)):
+            a, b = (factory(problem) for problem in problems)
+            runs = {
+                "sequential": one_after_the_other(a, b),
+                "threaded": in_two_threads(pool, a, b),
+            }
+            epochs = case.check_epochs
+            if not all(
+                np.array_equal(s, t)
+                for pair in zip(runs["sequential"](epochs), runs["threaded"](epochs), strict=True)
+                for s, t in zip(*pair, strict=True)
+            ):
+                report_errors("threads", {name: "threads changed the weights"})
+                ok = False
+                continue
+            samples = measure(runs, timing)
+            sequential, threaded = (statistics.median(samples[k]) for k in runs)
+            rows.append(
+                [
+                    name,
+                    span(samples["sequential"]),
+                    span(samples["threaded"]),
+                    f"{sequential / threaded:.2f}",
+                ]
+            )
+    return rows, blas, ok
+
+
+def peak_bytes(problem: Problem, factory: Callable[[Problem], Run]) -> int:
+    """The inputs, targets and weights plus the peak of what one epoch allocates (tracemalloc).
+
+    numpy reports its arrays' memory to tracemalloc; memory a compiled extension takes with
+    ``malloc`` or ``new`` directly is not seen.
+    """
+    run = factory(problem)
+    tracemalloc.start()
+    try:
+        run(1)
+        extra = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return problem.X.nbytes + problem.y.nbytes + sum(w.nbytes for w in problem.weights) + extra
+
+
+def budget_bytes(problem: Problem) -> int:
+    """Inputs, targets, weights, and one batch's layer outputs and deltas (l1, l2, deltas)."""
+    batch_rows = min(problem.batch_size, len(problem.X))
+    batch = 2 * batch_rows * sum(problem.layers[1:]) * problem.X.itemsize
+    return problem.X.nbytes + problem.y.nbytes + sum(w.nbytes for w in problem.weights) + batch
+
+
+def memory_case(dtypes: Sequence[type]) -> list[list[str]]:
+    """Rows of peak memory against the budget, core and numpy, for digits and mnist-batch."""
+    rows = []
+    for name in ("digits", "mnist-batch"):
+        for dtype in dtypes:
+            problem = make_problem(CASES[name], dtype)
+            budget = budget_bytes(problem)
+            row = [name, np.dtype(dtype).name, f"{budget / 2**20:.2f}"]
+            for factory in (tinynet_core, numpy_loop):
+                peak = peak_bytes(problem, factory)
+                row += [f"{peak / 2**20:.2f}", f"{peak / budget:.2f}x"]
+            rows.append(row)
+    return rows
+
+
+def sig3(value: float) -> str:
+    """``value`` to three significant digits, in fixed point."""
+    digits = 2 - math.floor(math.log10(abs(value))) if value else 0
+    return f"{value:.{max(0, digits)}f}"
+
+
+def span(samples: list[float]) -> str:
+    """Median ms and the [min-max] spread of samples in seconds."""
+    low, mid, high = (v * 1e3 for v in (min(samples), statistics.median(samples), max(samples)))
+    return f"{sig3(mid)} [{sig3(low)}-{sig3(high)}]"
+
+
+def speed_rows(results: list[Result]) -> list[list[str]]:
+    """The main table's rows: one per case and dtype."""
+    rows = []
+    for r in results:
+        unit = f"run ({r.case.run_epochs} epochs)" if r.case.run_epochs else "epoch"
+        gflops = r.case.flops_per_unit / r.median("core") / 1e9
+        peers = [f"{sig3(r.speedup(p))}x" if p in r.samples else "-" for p in ("torch", "numba")]
+        rows.append(
+            [
+                r.case.name,
+                r.dtype,
+                unit,
+                span(r.samples["numpy"]),
+                span(r.samples["core"]),
+                sig3(gflops),
+                f"{sig3(r.speedup('core'))}x",
+                *peers,
+            ]
+        )
+    return rows
+
+
+def gflops_rows(results: list[Result]) -> list[list[str]]:
+    """GFLOP/s of the core and the numpy loop against one GEMM, for cases that timed one."""
+    rows = []
+    for r in results:
+        if "gemm" not in r.samples:
+            continue
+        n, k, j = r.case.biggest_product
+        gemm_flops = 2 * n * k * j / r.median("gemm") / 1e9
+        core, loop = (r.case.flops_per_unit / r.median(name) / 1e9 for name in ("core", "numpy"))
+        rows.append(
+            [
+                r.case.name,
+                r.dtype,
+                sig3(core),
+                sig3(loop),
+                f"({n}x{k}).({k}x{j})",
+                sig3(gemm_flops),
+                f"{core / gemm_flops:.1%}",
+            ]
+        )
+    return rows
+
+
+def render(header: list[str], rows: list[list[str]], markdown: bool = False, left: int = 2) -> str:
+    """A table, as aligned text or as Markdown; the first ``left`` columns align left."""
+    if markdown:
+        rule = ["---" if i < left else "---:" for i in range(len(header))]
+        return "\n".join("| " + " | ".join(row) + " |" for row in [header, rule, *rows])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i < left else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def plot(results: list[Result], path: str) -> None:
+    """Save the core's speed-up over numpy against flops per epoch (log-log) to ``path``."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import matplotlib.ticker
+    except ImportError:
+        print("plot skipped: matplotlib is not installed (pip install matplotlib)")
+        return
+    markers = dict(zip(CASES, "osD^", strict=True))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in results:
+        color = "C0" if r.dtype == "float64" else "C1"
+        ax.scatter(
+            r.case.flops_per_epoch,
+            r.speedup("core"),
+            marker=markers[r.case.name],
+            color=color,
+            s=60,
+            label=f"{r.case.name} {r.dtype}",
+        )
+    ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.set_xlabel("flops per epoch (matrix products)")
+    ax.set_ylabel("speed-up of tinynet's core over numpy")
+    ax.set_title("tinynet's compiled core vs the same algorithm in numpy")
+    ax.legend(fontsize="small")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"plot: {path}")
+
+
+def blas_libraries() -> list[dict[str, str | int]]:
+    """threadpoolctl's description of each BLAS library loaded in the process."""
+    if threadpoolctl is None:
+        return []
+    return [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+
+
+def environment(timing: Timing) -> str:
+    """A few lines on what is measured, with what, and how."""
+    core = Path(tinynet._core.__file__)
+    built = datetime.fromtimestamp(core.stat().st_mtime).isoformat(sep=" ", timespec="seconds")
+    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
+    pools = blas_libraries()
+    blas = "; ".join(
+        f"{pool['internal_api']} {pool['version']} ({Path(str(pool['filepath'])).parent.name}) "
+        f"on {pool['num_threads']} thread{'s' if pool['num_threads'] != 1 else ''}"
+        for pool in pools
+    )
+    lines = [
+        f"tinynet {tinynet.__version__}, core {core.name} built {built}; numpy "
+        f"{np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs{load}",
+        f"BLAS: {blas or 'threads unknown (threadpoolctl is not installed)'}",
+        f"peers: {describe_peers()}",
+        f"medians of {timing.repeats} interleaved repeats of at least {timing.target:g} s each "
+        f"(the XOR: one whole run), {timing.settle:g} s apart; [min-max] in brackets; "
+        "speed-up = numpy median / contender median",
+    ]
+    if len(pools) > 1 and any(pool["num_threads"] != 1 for pool in pools):
+        lines.insert(2, "  (several BLAS libraries: their threads compete; see --blas-threads)")
+    return "\n".join(lines)
+
+
+def parse_args(
+    argv: Sequence[str] | None = None, prog: str | None = None, default_plot: str = ""
+) -> argparse.Namespace:
+    """The command line; ``--only`` becomes a list of names."""
+    names = [*CASES, *SECTIONS]
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, 3 repeats: a smoke run")
+    parser.add_argument("--repeats", type=int, help="timed repeats per case (default 5; 3 quick)")
+    parser.add_argument("--only", metavar="NAME[,NAME]", help=f"cases: {', '.join(names)}")
+    parser.add_argument(
+        "--plot",
+        default=default_plot,
+        metavar="PATH",
+        help=f"where to save the speed-up plot (matplotlib; default {default_plot or 'none'})",
+    )
+    parser.add_argument("--markdown", action="store_true", help="print the tables in Markdown too")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        metavar="N",
+        help="limit every BLAS library to N threads (threadpoolctl); default: their own",
+    )
+    args = parser.parse_args(argv)
+    args.only = [name.strip() for name in args.only.split(",")] if args.only else names
+    unknown = [name for name in args.only if name not in names]
+    if unknown:
+        parser.error(f"unknown case {', '.join(unknown)}; cases: {', '.join(names)}")
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 5
+    if args.repeats < 3:
+        parser.error("--repeats must be at least 3 (the tables show medians)")
+    if args.blas_threads is not None and (args.blas_threads < 1 or threadpoolctl is None):
+        parser.error("--blas-threads needs N >= 1 and threadpoolctl (pip install threadpoolctl)")
+    return args
+
+
+def run_suite(args: argparse.Namespace) -> bool:
+    """Run the cases of ``args.only``, print the tables (and the plot); whether all agreed."""
+    timing = Timing(args.repeats, 0.02, 0.02) if args.quick else Timing(args.repeats)
+    print(environment(timing), flush=True)
+    tables: list[tuple[str, list[str], list[list[str]], int]] = []
+    ok, start = True, time.perf_counter()
+
+    def progress(what: str) -> None:
+        print(f"  {time.perf_counter() - start:6.1f} s: {what}", file=sys.stderr, flush=True)
+
+    results = []
+    for name in (name for name in CASES if name in args.only):
+        for dtype in DTYPES:
+            result, agreed = speed_case(CASES[name], dtype, timing)
+            ok = ok and agreed
+            results += [result] if result is not None else []
+            progress(f"{name} {np.dtype(dtype).name}")
+    if results:
+        header = ["case", "dtype", "ms per", "numpy ms", "core ms", "core GFLOP/s"]
+        header += ["core vs numpy", "torch vs numpy", "numba vs numpy"]
+        tables.append(("Speed", header, speed_rows(results), 3))
+    if gflops_rows(results):
+        header = ["case", "dtype", "core GFLOP/s", "numpy loop GFLOP/s", "GEMM"]
+        header += ["numpy GEMM GFLOP/s", "core / GEMM"]
+        tables.append(("GFLOP/s against one GEMM", header, gflops_rows(results), 2))
+    if "threads" in args.only:
+        rows, blas, threads_ok = threads_case(timing)
+        ok = ok and threads_ok
+        header = ["2 x digits float64", "one after the other ms/epoch", "in two threads ms/epoch"]
+        header += ["ratio"]
+        tables.append((f"Threads (ratio: 2.00 is perfect; {blas})", header, rows, 1))
+        progress("threads")
+    if "memory" in args.only:
+        header = ["case", "dtype", "budget MiB", "core peak MiB", "core / budget"]
+        header += ["numpy peak MiB", "numpy / budget"]
+        tables.append(("Memory of one epoch (tracemalloc)", header, memory_case(DTYPES), 2))
+        progress("memory")
+
+    for title, header, rows, left in tables:
+        print(f"\n{title}\n{render(header, rows, left=left)}")
+    if args.markdown:
+        for title, header, rows, left in tables:
+            print(f"\n{title}\n\n{render(header, rows, markdown=True, left=left)}")
+    if args.plot and results:
+        plot(results, args.plot)
+    return ok
+
+
+def main(
+    argv: Sequence[str] | None = None, prog: str | None = None, default_plot: str = ""
+) -> int:
+    """Run the suite; returns the exit status (1 if any check failed)."""
+    args = parse_args(argv, prog, default_plot)
+    limits = contextlib.nullcontext()
+    if args.blas_threads is not None and threadpoolctl is not None:  # parse_args checked both
+        limits = threadpoolctl.threadpool_limits(limits=args.blas_threads, user_api="blas")
+    with limits:
+        return 0 if run_suite(args) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
