@@ -229,9 +229,15 @@ inline const Kernels<float>& kernels(float) { return kernels_f32; }
 // The widest instruction set this CPU runs.
 inline Isa best_isa() {
 #if TINYNET_X86_DISPATCH
+    // Feature by feature: the level names ("x86-64-v3") need GCC 12 or LLVM 18.
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4")) return kX86V4;
-    if (__builtin_cpu_supports("x86-64-v3")) return kX86V3;
+    const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                    __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("avx");
+    const bool v4 = v3 && __builtin_cpu_supports("avx512f") &&
+                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd") &&
+                    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    if (v4) return kX86V4;
+    if (v3) return kX86V3;
 #endif
     return kBaseline;
 }

@@ -127,7 +127,9 @@ def costly_layers(layers: Any) -> bool:
     if not isinstance(layers, (list, tuple, np.ndarray)) or len(layers) < 2:
         return False
     if not all(
-        isinstance(size, numbers.Integral) and not isinstance(size, (bool, np.bool_)) and size > 0
+        isinstance(size, numbers.Integral)
+        and not isinstance(size, (bool, np.bool_, np.timedelta64))
+        and size > 0
         for size in layers
     ):
         return False  # refused before anything is allocated

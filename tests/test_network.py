@@ -290,6 +290,7 @@ def test_predict_accepts_non_contiguous_and_read_only(backend):
         ([3.0, 1], TypeError),
         ([3, 1.5], TypeError),
         ([True, 1], TypeError),
+        ([3, np.timedelta64(1, "D")], TypeError),
         (["3", 1], TypeError),
         ("31", TypeError),
         (3, TypeError),

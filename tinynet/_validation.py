@@ -67,7 +67,9 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
 
 def check_int(name: str, value: Any, *, minimum: int) -> int:
     """``value`` as an ``int`` of at least ``minimum`` (bools are not integers here)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    # numpy registers timedelta64 as an Integral; it is a duration, not a count.
+    not_integers = (bool, np.bool_, np.timedelta64)
+    if isinstance(value, not_integers) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value!r}")

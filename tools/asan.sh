@@ -5,7 +5,7 @@
 #
 #   tools/asan.sh [pytest arguments]        e.g. tools/asan.sh -x tests/test_kernels.py
 #
-# Uses the python on PATH (or $PYTHON), which needs numpy, scipy, Cython, setuptools, pytest
+# Uses the python on PATH (or $PYTHON), which needs numpy, scipy, Cython, setuptools>=77, pytest
 # and hypothesis. SANITIZE=address runs ASan alone. The instrumented tinynet/_core*.so is
 # left in place and imports only with the ASan runtime preloaded: rebuild with
 # `python setup.py build_ext --inplace` (or `pip install -e .`) afterwards.
