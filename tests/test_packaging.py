@@ -149,6 +149,17 @@ def test_wheel_is_a_binary_wheel_with_the_core(dists):
     assert "tinynet/_core.cpp" not in names
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="manylinux is Linux's")
+def test_wheel_is_manylinux(dists, tmp_path):
+    """auditwheel finds no library outside the manylinux policy (the tag it reports follows
+    the build machine's glibc; cibuildwheel builds in the manylinux_2_28 image)."""
+    if shutil.which("auditwheel") is None:
+        pytest.skip("auditwheel is not installed (python -m pip install auditwheel)")
+    _, wheel = dists
+    output = " ".join(run("auditwheel", "show", wheel, cwd=tmp_path, timeout=120).split())
+    assert 'is consistent with the following platform tag: "manylinux_' in output, output
+
+
 def test_wheel_works_in_a_fresh_environment(dists, tmp_path):
     _, wheel = dists
     run(sys.executable, "-m", "venv", tmp_path / "venv", cwd=tmp_path, timeout=300)
