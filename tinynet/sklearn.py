@@ -498,9 +498,6 @@ class TinyNetRegressor(RegressorMixin, _TinyNetBase):  # type: ignore[misc]
         tags.target_tags.multi_output = True
         return tags
 
-    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
-        return {"multioutput": True}
-
     def _check_data(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         X, y = validate_data(
             self, X, y, reset=reset, dtype=_X_DTYPES, multi_output=True, y_numeric=True
