@@ -31,52 +31,67 @@ namespace tinynet {
 
 namespace vmath {
 
-TINYNET_ALWAYS_INLINE std::uint64_t bits(double x) {
-    std::uint64_t u;
+// What exp and expm1 need to know of each format: its bits' integer type, the width of
+// its mantissa and the bias of its exponent, the constants of the reduction below, and where
+// exp and expm1 saturate. kScaleOffset is the bias exp_value adds to n so that n + bias >= 0
+// after its clamp.
+template <typename T>
+struct Format;
+
+template <>
+struct Format<double> {
+    using Bits = std::uint64_t;
+    static constexpr int kMantissaBits = 52;
+    static constexpr Bits kExponentBias = 1023, kScaleOffset = 1076;
+    static constexpr double kShift = 0x1.8p52, kInvLn2 = 0x1.71547652b82fep0;
+    static constexpr double kLn2Hi = 0x1.62e42fee00000p-1, kLn2Lo = 0x1.a39ef35793c76p-33;
+    // Below -746 exp rounds to 0, above 710 to inf; below -40 expm1 rounds to -1.
+    static constexpr double kExpLow = -746.0, kExpHigh = 710.0, kExpm1Low = -40.0;
+};
+
+template <>
+struct Format<float> {
+    using Bits = std::uint32_t;
+    static constexpr int kMantissaBits = 23;
+    static constexpr Bits kExponentBias = 127, kScaleOffset = 150;
+    static constexpr float kShift = 0x1.8p23f, kInvLn2 = 0x1.715476p0f;
+    static constexpr float kLn2Hi = 0x1.62e400p-1f, kLn2Lo = 0x1.7f7d1cp-20f;
+    static constexpr float kExpLow = -104.0f, kExpHigh = 89.0f, kExpm1Low = -20.0f;
+};
+
+template <typename T>
+TINYNET_ALWAYS_INLINE typename Format<T>::Bits bits(T x) {
+    typename Format<T>::Bits u;
     std::memcpy(&u, &x, sizeof u);
     return u;
 }
-TINYNET_ALWAYS_INLINE double from_bits(std::uint64_t u) {
-    double x;
+
+template <typename T>
+TINYNET_ALWAYS_INLINE T from_bits(typename Format<T>::Bits u) {
+    T x;
     std::memcpy(&x, &u, sizeof x);
     return x;
 }
-TINYNET_ALWAYS_INLINE std::uint32_t bits(float x) {
-    std::uint32_t u;
-    std::memcpy(&u, &x, sizeof u);
-    return u;
-}
-TINYNET_ALWAYS_INLINE float from_bits(std::uint32_t u) {
-    float x;
-    std::memcpy(&x, &u, sizeof x);
-    return x;
+
+// 2^e for the biased exponent e (a normal number for e in [1, 2 * bias]).
+template <typename T>
+TINYNET_ALWAYS_INLINE T power_of_two(typename Format<T>::Bits biased_exponent) {
+    return from_bits<T>(biased_exponent << Format<T>::kMantissaBits);
 }
 
 // x = n ln 2 + r, n = round(x / ln 2), r in [-ln2/2, ln2/2] (Cody and Waite: ln 2 in two
-// parts, the first with trailing zeros so that n * hi is exact). Adding 1.5 * 2^52 rounds
-// x / ln 2 to an integer and leaves n in the low bits of n_bits, so the whole evaluation is
-// arithmetic and bit operations, without branches or conversions. Returns r.
-TINYNET_ALWAYS_INLINE double reduce(double x, std::uint64_t& n_bits) {
-    const double kShift = 0x1.8p52, kInvLn2 = 0x1.71547652b82fep0;
-    const double kLn2Hi = 0x1.62e42fee00000p-1, kLn2Lo = 0x1.a39ef35793c76p-33;
-    double n = x * kInvLn2 + kShift;
+// parts, the first with trailing zeros so that n * hi is exact). Adding 1.5 * 2^52 (float:
+// 2^23) rounds x / ln 2 to an integer and leaves n in the low bits of n_bits, so the whole
+// evaluation is arithmetic and bit operations, without branches or conversions. Returns r;
+// n is n_bits - bits(kShift), as an unsigned integer (wrapping below 0).
+template <typename T>
+TINYNET_ALWAYS_INLINE T reduce(T x, typename Format<T>::Bits& n_bits) {
+    using F = Format<T>;
+    T n = x * F::kInvLn2 + F::kShift;
     n_bits = bits(n);
-    n -= kShift;
-    return (x - n * kLn2Hi) - n * kLn2Lo;
+    n -= F::kShift;
+    return (x - n * F::kLn2Hi) - n * F::kLn2Lo;
 }
-
-TINYNET_ALWAYS_INLINE float reduce(float x, std::uint32_t& n_bits) {
-    const float kShift = 0x1.8p23f, kInvLn2 = 0x1.715476p0f;
-    const float kLn2Hi = 0x1.62e400p-1f, kLn2Lo = 0x1.7f7d1cp-20f;
-    float n = x * kInvLn2 + kShift;
-    n_bits = bits(n);
-    n -= kShift;
-    return (x - n * kLn2Hi) - n * kLn2Lo;
-}
-
-// n_bits - kShift_bits: n as an unsigned integer (wrapping below 0).
-TINYNET_ALWAYS_INLINE std::uint64_t shift_bits(double) { return bits(0x1.8p52); }
-TINYNET_ALWAYS_INLINE std::uint32_t shift_bits(float) { return bits(0x1.8p23f); }
 
 // expm1(r) for r in [-ln2/2, ln2/2], as r + r^2 p(r), from its Taylor series to r^13
 // (error < 0.04 ulp on the interval).
@@ -110,31 +125,21 @@ TINYNET_ALWAYS_INLINE float expm1_reduced(float r) {
 // exp(x) = 2^n (1 + expm1(r)). 2^n is applied as two factors 2^h and 2^(n - h), each a
 // normal number, so that results near the overflow and in the subnormal range are rounded
 // once, like the rest.
-TINYNET_ALWAYS_INLINE double exp_value(double x) {
-    // Below -746 exp rounds to 0, above 710 to inf; NaN passes the tests unchanged. (Two
-    // chained clamps would be compiled as branches, which SSE2 code cannot vectorise.)
-    const double low = x < -746.0 ? -746.0 : x, high = x > 710.0 ? 710.0 : x;
-    x = x < 0.0 ? low : high;
-    std::uint64_t n_bits;
-    const double p = 1.0 + expm1_reduced(reduce(x, n_bits));
-    // u = n + 1076 >= 0, as n >= -1076 after the clamp; h = floor(u / 2) - 538.
-    const std::uint64_t u = n_bits - (shift_bits(x) - 1076);
-    const std::uint64_t half = u >> 1;
-    const double scale_1 = from_bits((half + (1023 - 538)) << 52);
-    const double scale_2 = from_bits((u - half + (1023 - 538)) << 52);
-    return (p * scale_1) * scale_2;
-}
-
-TINYNET_ALWAYS_INLINE float exp_value(float x) {
-    const float low = x < -104.0f ? -104.0f : x, high = x > 89.0f ? 89.0f : x;
-    x = x < 0.0f ? low : high;
-    std::uint32_t n_bits;
-    const float p = 1.0f + expm1_reduced(reduce(x, n_bits));
-    const std::uint32_t u = n_bits - (shift_bits(x) - 150);  // n + 150 >= 0
-    const std::uint32_t half = u >> 1;
-    const float scale_1 = from_bits((half + (127 - 75)) << 23);
-    const float scale_2 = from_bits((u - half + (127 - 75)) << 23);
-    return (p * scale_1) * scale_2;
+template <typename T>
+TINYNET_ALWAYS_INLINE T exp_value(T x) {
+    using F = Format<T>;
+    using Bits = typename F::Bits;
+    // Clamped to where exp saturates; NaN passes the tests unchanged. (Two chained clamps
+    // would be compiled as branches, which SSE2 code cannot vectorise.)
+    const T low = x < F::kExpLow ? F::kExpLow : x, high = x > F::kExpHigh ? F::kExpHigh : x;
+    x = x < T(0) ? low : high;
+    Bits n_bits;
+    const T p = T(1) + expm1_reduced(reduce(x, n_bits));
+    // u = n + offset >= 0 after the clamp; h = floor(u / 2) - offset / 2.
+    const Bits u = n_bits - (bits(F::kShift) - F::kScaleOffset);
+    const Bits half = u >> 1;
+    const Bits bias = F::kExponentBias - F::kScaleOffset / 2;
+    return (p * power_of_two<T>(half + bias)) * power_of_two<T>(u - half + bias);
 }
 
 // 1 / (1 + exp(-x)) from exp(-|x|), which never overflows: for x < 0 it is
@@ -147,25 +152,18 @@ TINYNET_ALWAYS_INLINE T sigmoid_value(T x) {
 
 // expm1(z) for z <= 0 down to the point where it rounds to -1: 2^n expm1(r) + (2^n - 1),
 // accurate to the last bits for small z (n = 0, r = z).
-TINYNET_ALWAYS_INLINE double expm1_nonpositive(double z) {
-    // Below -40 expm1 rounds to -1. The clamp is written like exp_value's: a plain one lets
-    // the compiler fold the clamped branch to a constant, a branch SSE2 cannot vectorise.
-    const double low = z < -40.0 ? -40.0 : z;
-    z = z < 0.0 ? low : z;
-    std::uint64_t n_bits;
-    const double expm1_r = expm1_reduced(reduce(z, n_bits));
-    // 2^n with n in [-58, 0]: a normal number.
-    const double scale = from_bits((n_bits - shift_bits(z) + 1023) << 52);
-    return scale * expm1_r + (scale - 1.0);
-}
-
-TINYNET_ALWAYS_INLINE float expm1_nonpositive(float z) {
-    const float low = z < -20.0f ? -20.0f : z;  // expm1(-20) rounds to -1 in float
-    z = z < 0.0f ? low : z;
-    std::uint32_t n_bits;
-    const float expm1_r = expm1_reduced(reduce(z, n_bits));
-    const float scale = from_bits((n_bits - shift_bits(z) + 127) << 23);
-    return scale * expm1_r + (scale - 1.0f);
+template <typename T>
+TINYNET_ALWAYS_INLINE T expm1_nonpositive(T z) {
+    using F = Format<T>;
+    // The clamp is written like exp_value's: a plain one lets the compiler fold the clamped
+    // branch to a constant, a branch SSE2 cannot vectorise.
+    const T low = z < F::kExpm1Low ? F::kExpm1Low : z;
+    z = z < T(0) ? low : z;
+    typename F::Bits n_bits;
+    const T expm1_r = expm1_reduced(reduce(z, n_bits));
+    // 2^n with n in [-58, 0] (float: [-29, 0]): a normal number.
+    const T scale = power_of_two<T>(n_bits - bits(F::kShift) + F::kExponentBias);
+    return scale * expm1_r + (scale - T(1));
 }
 
 // tanh(x) = sign(x) * -t / (2 + t), t = expm1(-2|x|): no cancellation near 0, no overflow.
