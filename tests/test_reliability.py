@@ -322,7 +322,8 @@ def test_a_save_killed_half_way_leaves_the_old_file_whole(tmp_path):
     """A process killed while saving: the old file is untouched (only a temporary file,
     never the target, was being written)."""
     path = tmp_path / "net.tinynet"
-    fresh_fit("cython", 1).save(path)
+    saved = fresh_fit("cython", 1)
+    saved.save(path)
     old = path.read_bytes()
     child = subprocess.Popen(
         [sys.executable, "-c", KILLED_SAVE, str(path)],
@@ -335,7 +336,7 @@ def test_a_save_killed_half_way_leaves_the_old_file_whole(tmp_path):
     child.wait()
     child.stdout.close()
     assert path.read_bytes() == old
-    assert_same_network(tinynet.load(path), tinynet.load(path))
+    assert_same_network(tinynet.load(path), saved)
 
 
 KILLED_SAVE = """

@@ -12,6 +12,7 @@ import numpy as np
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
 OUTPUT_ACTIVATIONS = ("sigmoid", "linear", "softmax")
+# The backends, in the order of network.BACKENDS: the compiled core, the numpy reference.
 BACKEND_NAMES = ("cython", "numpy")
 INITS = ("uniform", "xavier", "he")
 # The measures of a fit's history, the validation ones last.

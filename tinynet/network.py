@@ -19,6 +19,7 @@ from tinynet._layout import LayerSizes, n_params, split, synapse_shapes
 from tinynet._progress import Reporter
 from tinynet._random import derive_key
 from tinynet._settings import (
+    BACKEND_NAMES,
     HIDDEN_ACTIVATIONS,
     HISTORY_KEYS,
     INITS,
@@ -41,7 +42,7 @@ from tinynet._validation import (
     check_seed,
 )
 
-BACKENDS = {"cython": _core, "numpy": reference}
+BACKENDS = dict(zip(BACKEND_NAMES, (_core, reference), strict=True))
 # The most epochs one call into a backend trains. The history grows as the epochs are
 # trained, so that a fit told to run for ever (until Ctrl-C or a callback stops it) does not
 # first allocate a history for all of them.
@@ -166,7 +167,7 @@ class Network:
                 f"output 'softmax' needs at least 2 output units, got {int(layer_sizes[-1])}"
             )
         self._dtype = check_dtype(dtype)
-        self._backend = check_choice("backend", backend, tuple(BACKENDS))
+        self._backend = check_choice("backend", backend, BACKEND_NAMES)
         self._init = check_choice("init", init, INITS)
         seed = check_seed(seed)
         try:
