@@ -94,31 +94,26 @@ TINYNET_ALWAYS_INLINE T reduce(T x, typename Format<T>::Bits& n_bits) {
 }
 
 // expm1(r) for r in [-ln2/2, ln2/2], as r + r^2 p(r), from its Taylor series to r^13
-// (error < 0.04 ulp on the interval).
+// (error < 0.04 ulp on the interval). p is evaluated by Estrin's scheme, in pairs of terms
+// joined by r^2, r^4 and r^8: a dependency chain of 4 multiply-adds where Horner's has 11,
+// which matters when a small network's epoch waits on each layer's sigmoid.
 TINYNET_ALWAYS_INLINE double expm1_reduced(double r) {
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
+    const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    const double p01 = 0.5 + r * (1.0 / 6.0), p23 = 1.0 / 24.0 + r * (1.0 / 120.0);
+    const double p45 = 1.0 / 720.0 + r * (1.0 / 5040.0);
+    const double p67 = 1.0 / 40320.0 + r * (1.0 / 362880.0);
+    const double p89 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
+    const double p1011 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+    const double p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67) + r8 * (p89 + r2 * p1011);
     return r + r * (r * p);
 }
 
 // The same to r^7 for float (error < 0.05 ulp of float on the interval).
 TINYNET_ALWAYS_INLINE float expm1_reduced(float r) {
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
+    const float r2 = r * r, r4 = r2 * r2;
+    const float p01 = 0.5f + r * (1.0f / 6.0f), p23 = 1.0f / 24.0f + r * (1.0f / 120.0f);
+    const float p45 = 1.0f / 720.0f + r * (1.0f / 5040.0f);
+    const float p = (p01 + r2 * p23) + r4 * p45;
     return r + r * (r * p);
 }
 

@@ -11,6 +11,10 @@ widest instruction set the CPU has.
 The network's parameters live in one flat, C-contiguous vector (see ``tinynet._layout``):
 synapse ``i`` is a block of ``layer_sizes[i]`` rows of weights, plus one row of biases if
 the network has bias units, of ``layer_sizes[i + 1]`` columns, after the blocks before it.
+Networks no wider than ``SMALL_MAX_UNITS`` trained on full batches take a shorter road
+(``csrc/tinynet_small.hh``): a whole epoch in one call compiled for the CPU's instruction
+set, on a copy of the weights with every row padded to that width, written back when the
+run ends; the results are the same as the general loop's without BLAS.
 
 These functions trust their caller (:class:`tinynet.Network`) for dtypes and contents; they
 still check every shape they index with, since bounds checks are compiled out.
@@ -54,6 +58,7 @@ from tinynet._kernels cimport (
     update,
 )
 from tinynet._kernels cimport best_isa, current_isa, kBaseline, kX86V3, kX86V4, use_isa
+from tinynet._kernels cimport Plan, kAvailable, kMaxLanes, pad_all, run_epoch, unpad_all
 
 cimport tinynet._kernels as kernels
 from scipy.linalg.cython_blas cimport dgemm as scipy_dgemm, sgemm as scipy_sgemm
@@ -71,6 +76,13 @@ BOUNDS_CHECKED = bool(TINYNET_BOUNDS_CHECKED)
 # The instruction sets the elementwise kernels are compiled for, narrowest first.
 INSTRUCTION_SETS = {"baseline": kBaseline, "x86-64-v3": kX86V3, "x86-64-v4": kX86V4}
 use_isa(best_isa())
+
+# The widest layer, and the most rows, of a full-batch fit that takes the small networks' road
+# (where the general loop's bookkeeping, not its arithmetic, is most of an epoch); it also
+# needs every product to be below blas_crossover().
+SMALL_MAX_UNITS = kMaxLanes
+SMALL_MAX_ROWS = 256
+cdef bint small_road = kAvailable  # see set_small_road
 
 # Big matrix products go to scipy's BLAS (see csrc/tinynet_blas.hh).
 kernels.dgemm = <kernels.dgemm_t>scipy_dgemm
@@ -225,10 +237,13 @@ cdef class Trainer:
     cdef readonly object X, y, params, X_val, y_val
     cdef object layer_sizes, offsets, velocity, layers, deltas, slopes, step
     cdef object batch_X, batch_y, order, sort_keys, val_layers, val_delta, saved
+    cdef object padded, padded_velocity, padded_offsets, transposed_offsets  # small road
     cdef object pending  # what a signal handler raised during run, to raise after it
     cdef Net net
     cdef Settings s
     cdef readonly Py_ssize_t epoch
+    cdef readonly bint small  # whether run takes the small networks' road
+    cdef Py_ssize_t lanes  # on it, the padded width of every row
 
     def __init__(self, X, y, params, architecture, training, validation=None):
         cdef Py_ssize_t n = X.shape[0], units, hidden_units, n_in, n_out, b
@@ -267,12 +282,33 @@ cdef class Trainer:
         hidden_units = units - n_out
         s.hidden_units = hidden_units
         b = s.batch_size
+        # Only where the general loop would hand no product to BLAS, so that the two roads
+        # (and predict, which takes the general one) give the same results.
+        self.small = (small_road and b == n and n <= SMALL_MAX_ROWS and s.dropout == 0
+                      and validation is None and int(np.max(self.layer_sizes)) <= kMaxLanes
+                      and self.net.output in (kSigmoid, kLinear)
+                      and n * int(np.max(self.layer_sizes[:last] * self.layer_sizes[1:]))
+                      < kernels.crossover)
+        self.lanes = 4 if int(np.max(self.layer_sizes)) <= 4 else kMaxLanes
+        if self.small:
+            # Every row padded to `lanes`; the deltas' padding must start, and stays, zero.
+            self.padded_offsets = np.zeros(last + 1, dtype=np.intp)
+            self.padded_offsets[1:] = np.cumsum(
+                (self.layer_sizes[:last] + architecture.bias) * self.lanes)
+            # The columns of synapses 1.. after all the rows (entry 0 is not used).
+            self.transposed_offsets = np.full(last, self.padded_offsets[last], dtype=np.intp)
+            self.transposed_offsets[1:] += np.cumsum(self.layer_sizes[2:] * self.lanes)
+            self.transposed_offsets[1:] -= self.layer_sizes[2:] * self.lanes
+            size = self.padded_offsets[last] + int(np.sum(self.layer_sizes[2:])) * self.lanes
+            units = last * self.lanes
+            self.padded = workspace(dtype, size)
+            self.padded_velocity = np.zeros(size if s.momentum != 0 else 1, dtype=dtype)
         self.layers = workspace(dtype, b * units)
-        self.deltas = workspace(dtype, b * units)
+        self.deltas = np.zeros(max(b * units, 1), dtype=dtype)
         self.slopes = workspace(dtype, b * hidden_units if s.dropout > 0 else 0)
         self.step = workspace(dtype, int(np.max(np.diff(self.offsets))))
         self.velocity = np.zeros_like(params) if s.momentum != 0 else workspace(dtype, 0)
-        self.saved = workspace(dtype, params.shape[0])
+        self.saved = workspace(dtype, self.padded.shape[0] if self.small else params.shape[0])
         self.batch_X = workspace(dtype, b * n_in if s.shuffle else 0)
         self.batch_y = workspace(dtype, b * n_out if s.shuffle else 0)
         self.order = np.zeros(n if s.shuffle else 1, dtype=np.intp)
@@ -303,7 +339,11 @@ cdef class Trainer:
             raise ValueError("history needs one row of 4 per epoch")
         # Only the main thread handles signals.
         cdef bint watch = threading.current_thread() is threading.main_thread()
-        if self.params.dtype == np.float64:
+        if self.small and self.params.dtype == np.float64:
+            done = run_small_epochs[double](self, self.params, epochs, history, watch)
+        elif self.small:
+            done = run_small_epochs[float](self, self.params, epochs, history, watch)
+        elif self.params.dtype == np.float64:
             done = run_epochs[double](self, self.params, epochs, history, watch)
         else:
             done = run_epochs[float](self, self.params, epochs, history, watch)
@@ -417,6 +457,76 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     return completed
 
 
+cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
+                                 double[:, ::1] history, bint watch) except -1:
+    """run_epochs on the small networks' road: a whole batch per epoch, on padded weights,
+    written back to ``params`` (and the velocity) however the run ends."""
+    cdef const Net* net = &t.net
+    cdef const Settings* s = &t.s
+    cdef const floating[:, ::1] X = t.X
+    cdef const floating[:, ::1] y = t.y
+    cdef floating[::1] padded = t.padded, saved = t.saved
+    cdef floating[::1] velocity = t.velocity, padded_velocity = t.padded_velocity
+    cdef floating[::1] layer_buffer = t.layers, delta_buffer = t.deltas
+    cdef const Py_ssize_t[::1] padded_offsets = t.padded_offsets
+    cdef const Py_ssize_t[::1] transposed_offsets = t.transposed_offsets
+    cdef Py_ssize_t n = X.shape[0], L = net.n_synapses, n_out = net.sizes[L]
+    cdef Py_ssize_t size = padded.shape[0], lanes = t.lanes, i, e, completed = 0
+    if ((lanes != 4 and lanes != kMaxLanes) or padded_offsets.shape[0] != L + 1
+            or transposed_offsets.shape[0] != L
+            or size < padded_offsets[L] + (transposed_offsets[L - 1] - padded_offsets[L]
+                                           + net.sizes[L] * lanes if L > 1 else 0)
+            or saved.shape[0] < size
+            or layer_buffer.shape[0] < L * n * lanes or delta_buffer.shape[0] < L * n * lanes
+            or y.shape[0] != n
+            or (s.momentum != 0 and padded_velocity.shape[0] < size)):
+        raise ValueError("the small networks' buffers do not match the network")
+    cdef Plan[floating] plan
+    plan.n_synapses = L
+    plan.lanes = lanes
+    plan.sizes = net.sizes
+    plan.padded_offsets = &padded_offsets[0]
+    plan.transposed_offsets = &transposed_offsets[0]
+    plan.hidden = net.hidden
+    plan.output = net.output
+    plan.bias = net.bias
+    plan.nesterov = s.nesterov
+    plan.learning_rate = <floating>s.learning_rate
+    plan.momentum = <floating>s.momentum
+    plan.l2 = <floating>s.l2
+    plan.clip = <floating>s.clip
+    cdef vector[floating*] layers, deltas
+    layers.assign(L + 1, NULL)
+    deltas.assign(L + 1, NULL)
+    for i in range(1, L + 1):
+        layers[i] = &layer_buffer[(i - 1) * n * lanes]
+        deltas[i] = &delta_buffer[(i - 1) * n * lanes]
+
+    cdef double abs_sum, loss_sum
+    cdef SignalClock clock
+    with nogil:
+        pad_all(plan, net.offsets, &params[0], &padded[0])
+        if s.momentum != 0:
+            pad_all(plan, net.offsets, &velocity[0], &padded_velocity[0])
+        for e in range(epochs):
+            copy_all(&padded[0], &saved[0], size)
+            run_epoch(plan, &X[0, 0], &y[0, 0], n, &padded[0], &padded_velocity[0],
+                      layers.data(), deltas.data(), &abs_sum, &loss_sum)
+            history[e, 0] = loss_sum / n
+            history[e, 1] = abs_sum / (n * n_out)
+            if not (isfinite(loss_sum) and isfinite(abs_sum) and all_finite(&padded[0], size)):
+                copy_all(&saved[0], &padded[0], size)  # diverged: the last finite epoch
+                break
+            t.epoch += 1
+            completed += 1
+            if watch and clock.due() and signalled(t):
+                break
+        unpad_all(plan, net.offsets, &padded[0], &params[0])
+        if s.momentum != 0:
+            unpad_all(plan, net.offsets, &padded_velocity[0], &velocity[0])
+    return completed
+
+
 def forward(const floating[:, ::1] X, const floating[::1] params, architecture,
             floating[:, ::1] out):
     """Write the network's output for the rows of ``X`` into ``out``."""
@@ -465,6 +575,13 @@ def use_instruction_set(str name):
         raise ValueError(f"unknown instruction set {name!r}")
     if not use_isa(INSTRUCTION_SETS[name]):
         raise ValueError(f"this CPU does not run {name}")
+
+
+def set_small_road(bint enabled):
+    """Whether fits of small networks (see ``SMALL_MAX_UNITS``) made from now on take their
+    own road (the default) or the general loop, for tests and benchmarks."""
+    global small_road
+    small_road = enabled
 
 
 def blas_crossover():

@@ -77,3 +77,31 @@ cdef extern from "tinynet_blas.hh" namespace "tinynet::blas" nogil:
     dgemm_t dgemm
     sgemm_t sgemm
     Py_ssize_t crossover
+
+
+cdef extern from "tinynet_small.hh" namespace "tinynet::small" nogil:
+    const Py_ssize_t kMaxLanes
+    const bint kAvailable
+
+    cdef cppclass Plan[T]:
+        Py_ssize_t n_synapses
+        Py_ssize_t lanes
+        const Py_ssize_t* sizes
+        const Py_ssize_t* padded_offsets
+        const Py_ssize_t* transposed_offsets
+        Activation hidden
+        Activation output
+        bint bias
+        bint nesterov
+        T learning_rate
+        T momentum
+        T l2
+        T clip
+
+    void pad_all[T](const Plan[T]& plan, const Py_ssize_t* offsets, const T* compact,
+                    T* padded) noexcept
+    void unpad_all[T](const Plan[T]& plan, const Py_ssize_t* offsets, const T* padded,
+                      T* compact) noexcept
+    void run_epoch[T](const Plan[T]& plan, const T* X, const T* y, Py_ssize_t n, T* weights,
+                      T* velocity, T* const* layers, T* const* deltas, double* abs_error_sum,
+                      double* loss_sum) noexcept

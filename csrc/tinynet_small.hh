@@ -1,0 +1,317 @@
+// A whole full-batch epoch for networks whose layers are all at most kMaxLanes units wide,
+// such as the blog's 3-4-1: where the general loop's cost is its bookkeeping, not its
+// arithmetic (a few dozen multiply-adds per call into tinynet_kernels.hh).
+//
+// Every row of a layer and of a synapse is padded to 4 or kMaxLanes elements and handled as
+// one vector value, and the epoch is compiled once per instruction set with the activations
+// inlined into it. The padding of the weights stays zero: deltas are written only for real
+// units, so their padding stays zero, and so do the weights' steps. Each sum is taken in the
+// same order as in the general kernels' loops, so the two give identical results (the
+// general loop hands bigger products to BLAS, which sums in its own order).
+#ifndef TINYNET_SMALL_HH
+#define TINYNET_SMALL_HH
+
+#include <cmath>
+#include <cstring>
+
+#include "tinynet_kernels.hh"
+#include "tinynet_vmath.hh"
+
+namespace tinynet {
+namespace small {
+
+// The widest layer a small network may have; the padded width of its rows is 4 or this.
+constexpr idx_t kMaxLanes = 8;
+
+// Whether this compiler builds the small networks' road: it needs GCC's vector extensions
+// (GCC and clang). Elsewhere every network takes the general loop.
+#if defined(__GNUC__)
+#define TINYNET_SMALL_ROAD 1
+#else
+#define TINYNET_SMALL_ROAD 0
+#endif
+constexpr bool kAvailable = TINYNET_SMALL_ROAD;
+
+// One fit's network and options, as an epoch reads them. Every row is padded to `lanes`
+// (4 or kMaxLanes) elements. The padded weights hold, from padded_offsets[i], synapse i's
+// sizes[i] rows of weights, then one of biases if `bias`; and, for i >= 1, from
+// transposed_offsets[i], its sizes[i + 1] columns of weights (the hidden deltas read them).
+template <typename T>
+struct Plan {
+    idx_t n_synapses, lanes;
+    const idx_t* sizes;
+    const idx_t* padded_offsets;
+    const idx_t* transposed_offsets;
+    Activation hidden, output;
+    bool bias, nesterov;
+    T learning_rate, momentum, l2, clip;
+};
+
+// The padded weights (or velocity) of `plan` from the compact parameter vector, where
+// synapse i is k rows of j at offsets[i]: zero beyond each row's or column's end.
+template <typename T>
+inline void pad_all(const Plan<T>& plan, const idx_t* offsets, const T* compact, T* padded) {
+    const idx_t lanes = plan.lanes;
+    for (idx_t i = 0; i < plan.n_synapses; ++i) {
+        const idx_t k = plan.sizes[i], j = plan.sizes[i + 1];
+        const T* from = compact + offsets[i];
+        T* rows = padded + plan.padded_offsets[i];
+        for (idx_t p = 0; p < k + plan.bias; ++p)
+            for (idx_t q = 0; q < lanes; ++q) rows[p * lanes + q] = q < j ? from[p * j + q] : T(0);
+        if (i == 0) continue;
+        T* columns = padded + plan.transposed_offsets[i];
+        for (idx_t q = 0; q < j; ++q)
+            for (idx_t p = 0; p < lanes; ++p)
+                columns[q * lanes + p] = p < k ? from[p * j + q] : T(0);
+    }
+}
+
+// The compact parameter vector (or velocity) from the padded one's rows.
+template <typename T>
+inline void unpad_all(const Plan<T>& plan, const idx_t* offsets, const T* padded, T* compact) {
+    const idx_t lanes = plan.lanes;
+    for (idx_t i = 0; i < plan.n_synapses; ++i) {
+        const idx_t k = plan.sizes[i] + plan.bias, j = plan.sizes[i + 1];
+        const T* rows = padded + plan.padded_offsets[i];
+        T* to = compact + offsets[i];
+        for (idx_t p = 0; p < k; ++p)
+            for (idx_t q = 0; q < j; ++q) to[p * j + q] = rows[p * lanes + q];
+    }
+}
+
+#if TINYNET_SMALL_ROAD
+// Rows are passed by reference or inlined, so no vector crosses a function's ABI: GCC's
+// notes on vector ABIs (issued where the templates are instantiated) are beside the point.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+// The kernels of one epoch on rows of W lanes, each row one vector value: each operation on
+// a row is one vector instruction (a few, in narrower instruction sets).
+template <typename T, int W>
+struct Rows {
+    typedef T V __attribute__((vector_size(W * sizeof(T))));
+
+    static TINYNET_ALWAYS_INLINE V load(const T* row) {
+        V v;
+        std::memcpy(&v, row, sizeof v);
+        return v;
+    }
+
+    static TINYNET_ALWAYS_INLINE void store(T* row, const V& v) { std::memcpy(row, &v, sizeof v); }
+
+    // 1 in the first `units` lanes, 0 in the others.
+    static TINYNET_ALWAYS_INLINE V first_lanes(idx_t units) {
+        V mask = {};
+        for (int q = 0; q < W; ++q) mask[q] = q < units ? T(1) : T(0);
+        return mask;
+    }
+
+    // l__nW = f(l_prev__nk . syn + bias), l_prev's rows `stride` apart: dot and add_bias of
+    // tinynet_kernels.hh, a row of sums at a time.
+    static TINYNET_ALWAYS_INLINE void forward(Activation f, const T* l_prev__nk, idx_t stride,
+                                              const T* syn, bool bias, T* l__nW, idx_t n,
+                                              idx_t k) {
+        for (idx_t r = 0; r < n; ++r) {
+            const T* a = l_prev__nk + r * stride;
+            V sums = {};
+            for (idx_t p = 0; p < k; ++p) sums += a[p] * load(syn + p * W);
+            if (bias) sums += load(syn + k * W);
+            store(l__nW + r * W, sums);
+        }
+        const idx_t size = n * W;
+        switch (f) {
+            case kSigmoid: vmath::sigmoid_loop(l__nW, size); break;
+            case kTanh: vmath::tanh_loop(l__nW, size); break;
+            case kRelu: map_all(l__nW, l__nW, size, relu<T>); break;
+            default: break;  // kLinear
+        }
+    }
+
+    // The output delta of a sigmoid or linear output (output_delta), for its j real units.
+    template <typename G>
+    static TINYNET_ALWAYS_INLINE void output_delta(const T* y__nj, const T* l__nW, T* delta__nW,
+                                                   idx_t n, idx_t j, double* abs_error_sum,
+                                                   double* loss_sum, G g) {
+        double abs_sum = 0.0, squared_sum = 0.0;
+        for (idx_t r = 0; r < n; ++r) {
+            for (idx_t q = 0; q < j; ++q) {
+                const T out = l__nW[r * W + q], error = y__nj[r * j + q] - out;
+                delta__nW[r * W + q] = error * g(out);
+                abs_sum += std::fabs(double(error));
+                squared_sum += double(error) * double(error);
+            }
+        }
+        *abs_error_sum = abs_sum;
+        *loss_sum = 0.5 * squared_sum;
+    }
+
+    // The slope of hidden activation F at its outputs (sigmoid_d, tanh_d, relu_d).
+    template <Activation F>
+    static TINYNET_ALWAYS_INLINE V slope(const V& out) {
+        if (F == kTanh) return T(1) - out * out;
+        if (F == kRelu) return out > T(0) ? V{} + T(1) : V{};
+        return out * (T(1) - out);
+    }
+
+    // delta__nW = (next_delta__nW . synᵀ) * slope(l__nW) (hidden_delta), from the synapse's
+    // j columns; the padding of the columns is zero, so is that of the delta.
+    template <Activation F>
+    static TINYNET_ALWAYS_INLINE void hidden_delta(const T* next_delta__nW, const T* columns,
+                                                   const T* l__nW, T* delta__nW, idx_t n,
+                                                   idx_t j) {
+        for (idx_t r = 0; r < n; ++r) {
+            const T* d = next_delta__nW + r * W;
+            V errors = {};
+            for (idx_t q = 0; q < j; ++q) errors += d[q] * load(columns + q * W);
+            store(delta__nW + r * W, errors * slope<F>(load(l__nW + r * W)));
+        }
+    }
+
+    // A row of weights (or the biases) takes its step, as backward_pass in the core does:
+    // through the velocity with momentum, else straight.
+    static TINYNET_ALWAYS_INLINE void take_step(const Plan<T>& plan, T* syn, T* velocity,
+                                                const V& step) {
+        const T learning_rate = plan.learning_rate, momentum = plan.momentum;
+        if (momentum != T(0)) {
+            const V v = momentum * load(velocity) + learning_rate * step;
+            store(velocity, v);
+            store(syn, load(syn) + (plan.nesterov ? momentum * v + learning_rate * step : v));
+        } else {
+            store(syn, load(syn) + learning_rate * step);
+        }
+    }
+
+    // One synapse's update from the layer below it and the delta above it: the step of
+    // each row is l_prev__nkᵀ . delta__nW (- l2 * syn), and the biases' the column sums.
+    // With `columns` (synapses above the first), the same steps, computed a column at a
+    // time, go to the columns: the same sums of the same products, so the same values.
+    static TINYNET_ALWAYS_INLINE void update(const Plan<T>& plan, const T* l_prev__nk,
+                                             idx_t stride, const T* delta__nW, T* syn,
+                                             T* velocity, T* columns, T* column_velocity,
+                                             idx_t n, idx_t k, idx_t j) {
+        for (idx_t p = 0; p < k; ++p) {
+            V step = {};
+            for (idx_t r = 0; r < n; ++r) step += l_prev__nk[r * stride + p] * load(delta__nW + r * W);
+            if (plan.l2 != T(0)) step -= plan.l2 * load(syn + p * W);
+            take_step(plan, syn + p * W, velocity + p * W, step);
+        }
+        if (plan.bias) {
+            V step = {};
+            for (idx_t r = 0; r < n; ++r) step += load(delta__nW + r * W);
+            take_step(plan, syn + k * W, velocity + k * W, step);
+        }
+        if (!columns) return;
+        // The layer below's padding is f(0), not 0: the mask keeps the columns' at zero.
+        const V real = first_lanes(k);
+        for (idx_t q = 0; q < j; ++q) {
+            V step = {};
+            for (idx_t r = 0; r < n; ++r) step += delta__nW[r * W + q] * load(l_prev__nk + r * W);
+            step *= real;
+            if (plan.l2 != T(0)) step -= plan.l2 * load(columns + q * W);
+            take_step(plan, columns + q * W, column_velocity + q * W, step);
+        }
+    }
+
+    // One epoch on the whole batch X__nk (targets y__nj): forward, deltas and the update
+    // of every synapse from the output down, as run_epochs does it in the core. `weights`
+    // and `velocity` are padded (velocity is read only with momentum); layers[i] and
+    // deltas[i], for i from 1 to n_synapses, are n x W each, and the padding of deltas
+    // must be zero.
+    template <Activation F>
+    static TINYNET_ALWAYS_INLINE void epoch(const Plan<T>& plan, const T* X, const T* y, idx_t n,
+                                            T* weights, T* velocity, T* const* layers,
+                                            T* const* deltas, double* abs_error_sum,
+                                            double* loss_sum) {
+        const idx_t last = plan.n_synapses - 1;
+        const idx_t* sizes = plan.sizes;
+        for (idx_t i = 0; i <= last; ++i)
+            forward(i == last ? plan.output : F, i == 0 ? X : layers[i], i == 0 ? sizes[0] : W,
+                    weights + plan.padded_offsets[i], plan.bias, layers[i + 1], n, sizes[i]);
+        if (plan.output == kSigmoid)
+            output_delta(y, layers[last + 1], deltas[last + 1], n, sizes[last + 1],
+                         abs_error_sum, loss_sum, sigmoid_d<T>);
+        else
+            output_delta(y, layers[last + 1], deltas[last + 1], n, sizes[last + 1],
+                         abs_error_sum, loss_sum, [](T) { return T(1); });
+        if (plan.clip > T(0)) clip_all(deltas[last + 1], n * W, plan.clip);
+        for (idx_t i = last; i >= 0; --i) {
+            T* columns = i > 0 ? weights + plan.transposed_offsets[i] : nullptr;
+            if (i > 0) {
+                hidden_delta<F>(deltas[i + 1], columns, layers[i], deltas[i], n, sizes[i + 1]);
+                if (plan.clip > T(0)) clip_all(deltas[i], n * W, plan.clip);
+            }
+            update(plan, i == 0 ? X : layers[i], i == 0 ? sizes[0] : W, deltas[i + 1],
+                   weights + plan.padded_offsets[i], velocity + plan.padded_offsets[i], columns,
+                   i > 0 ? velocity + plan.transposed_offsets[i] : nullptr, n, sizes[i],
+                   sizes[i + 1]);
+        }
+    }
+
+    // epoch<F> for the plan's hidden activation.
+    static TINYNET_ALWAYS_INLINE void any_epoch(const Plan<T>& plan, const T* X, const T* y,
+                                                idx_t n, T* weights, T* velocity,
+                                                T* const* layers, T* const* deltas,
+                                                double* abs_error_sum, double* loss_sum) {
+        switch (plan.hidden) {
+            case kTanh:
+                epoch<kTanh>(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum,
+                             loss_sum);
+                break;
+            case kRelu:
+                epoch<kRelu>(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum,
+                             loss_sum);
+                break;
+            default:
+                epoch<kSigmoid>(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum,
+                                loss_sum);
+        }
+    }
+};
+
+// Rows<T, W>::any_epoch for W of 4 and kMaxLanes, by plan.lanes, compiled for each
+// instruction set; run_epoch calls the one vmath::use_isa chose.
+#define TINYNET_SMALL_EPOCH(NAME, TARGET)                                                     \
+    template <typename T>                                                                     \
+    TARGET void NAME(const Plan<T>& plan, const T* X, const T* y, idx_t n, T* weights,        \
+                     T* velocity, T* const* layers, T* const* deltas, double* abs_error_sum,  \
+                     double* loss_sum) {                                                      \
+        if (plan.lanes == 4)                                                                  \
+            Rows<T, 4>::any_epoch(plan, X, y, n, weights, velocity, layers, deltas,           \
+                                  abs_error_sum, loss_sum);                                   \
+        else                                                                                  \
+            Rows<T, kMaxLanes>::any_epoch(plan, X, y, n, weights, velocity, layers, deltas,   \
+                                          abs_error_sum, loss_sum);                           \
+    }
+
+TINYNET_SMALL_EPOCH(epoch_baseline, )
+#if TINYNET_X86_DISPATCH
+TINYNET_SMALL_EPOCH(epoch_x86_v3, TINYNET_TARGET_V3)
+TINYNET_SMALL_EPOCH(epoch_x86_v4, TINYNET_TARGET_V4)
+#endif
+#undef TINYNET_SMALL_EPOCH
+#endif  // TINYNET_SMALL_ROAD
+
+// One epoch (Rows::epoch), compiled for the instruction set vmath::use_isa chose. Only
+// called where kAvailable.
+template <typename T>
+inline void run_epoch(const Plan<T>& plan, const T* X, const T* y, idx_t n, T* weights,
+                      T* velocity, T* const* layers, T* const* deltas, double* abs_error_sum,
+                      double* loss_sum) {
+#if TINYNET_X86_DISPATCH
+    if (vmath::current_isa == vmath::kX86V4) {
+        epoch_x86_v4(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum, loss_sum);
+        return;
+    }
+    if (vmath::current_isa == vmath::kX86V3) {
+        epoch_x86_v3(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum, loss_sum);
+        return;
+    }
+#endif
+#if TINYNET_SMALL_ROAD
+    epoch_baseline(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum, loss_sum);
+#endif
+}
+
+}  // namespace small
+}  // namespace tinynet
+
+#endif  // TINYNET_SMALL_HH
