@@ -166,61 +166,66 @@ struct Rows {
         }
     }
 
-    // A row of weights (or the biases) takes its step, as backward_pass in the core does:
-    // through the velocity with momentum, else straight.
-    static TINYNET_ALWAYS_INLINE void take_step(const Plan<T>& plan, T* syn, T* velocity,
-                                                const V& step) {
+    // next_syn = a row of weights (or the biases) after its step, as backward_pass in the
+    // core takes it: through the velocity with momentum, else straight.
+    static TINYNET_ALWAYS_INLINE void take_step(const Plan<T>& plan, const T* syn, T* next_syn,
+                                                T* velocity, const V& step) {
         const T learning_rate = plan.learning_rate, momentum = plan.momentum;
         if (momentum != T(0)) {
             const V v = momentum * load(velocity) + learning_rate * step;
             store(velocity, v);
-            store(syn, load(syn) + (plan.nesterov ? momentum * v + learning_rate * step : v));
+            store(next_syn, load(syn) + (plan.nesterov ? momentum * v + learning_rate * step : v));
         } else {
-            store(syn, load(syn) + learning_rate * step);
+            store(next_syn, load(syn) + learning_rate * step);
         }
     }
 
-    // One synapse's update from the layer below it and the delta above it: the step of
-    // each row is l_prev__nkᵀ . delta__nW (- l2 * syn), and the biases' the column sums.
-    // With `columns` (synapses above the first), the same steps, computed a column at a
-    // time, go to the columns: the same sums of the same products, so the same values.
+    // One synapse's update from the layer below it and the delta above it, from `weights`
+    // into `next` (padded weights, at the synapse's offsets `rows` and `columns`): the step
+    // of each row is l_prev__nkᵀ . delta__nW (- l2 * syn), and the biases' the column sums.
+    // Synapses above the first (columns > 0) also have their columns updated, a column at a
+    // time: the same sums of the same products, so the same values.
     static TINYNET_ALWAYS_INLINE void update(const Plan<T>& plan, const T* l_prev__nk,
-                                             idx_t stride, const T* delta__nW, T* syn,
-                                             T* velocity, T* columns, T* column_velocity,
+                                             idx_t stride, const T* delta__nW, const T* weights,
+                                             T* next, T* velocity, idx_t rows, idx_t columns,
                                              idx_t n, idx_t k, idx_t j) {
         for (idx_t p = 0; p < k; ++p) {
             V step = {};
             for (idx_t r = 0; r < n; ++r) step += l_prev__nk[r * stride + p] * load(delta__nW + r * W);
-            if (plan.l2 != T(0)) step -= plan.l2 * load(syn + p * W);
-            take_step(plan, syn + p * W, velocity + p * W, step);
+            const idx_t row = rows + p * W;
+            if (plan.l2 != T(0)) step -= plan.l2 * load(weights + row);
+            take_step(plan, weights + row, next + row, velocity + row, step);
         }
         if (plan.bias) {
             V step = {};
             for (idx_t r = 0; r < n; ++r) step += load(delta__nW + r * W);
-            take_step(plan, syn + k * W, velocity + k * W, step);
+            const idx_t row = rows + k * W;
+            take_step(plan, weights + row, next + row, velocity + row, step);
         }
-        if (!columns) return;
+        if (columns == 0) return;
         // The layer below's padding is f(0), not 0: the mask keeps the columns' at zero.
         const V real = first_lanes(k);
         for (idx_t q = 0; q < j; ++q) {
             V step = {};
             for (idx_t r = 0; r < n; ++r) step += delta__nW[r * W + q] * load(l_prev__nk + r * W);
             step *= real;
-            if (plan.l2 != T(0)) step -= plan.l2 * load(columns + q * W);
-            take_step(plan, columns + q * W, column_velocity + q * W, step);
+            const idx_t column = columns + q * W;
+            if (plan.l2 != T(0)) step -= plan.l2 * load(weights + column);
+            take_step(plan, weights + column, next + column, velocity + column, step);
         }
     }
 
     // One epoch on the whole batch X__nk (targets y__nj): forward, deltas and the update
-    // of every synapse from the output down, as run_epochs does it in the core. `weights`
-    // and `velocity` are padded (velocity is read only with momentum); layers[i] and
-    // deltas[i], for i from 1 to n_synapses, are n x W each, and the padding of deltas
-    // must be zero.
+    // of every synapse from the output down, as run_epochs does it in the core, from the
+    // padded `weights` into `next` (every element of it is written), so that `weights` is
+    // the epoch's snapshot. `velocity` is padded too, and read only with momentum;
+    // layers[i] and deltas[i], for i from 1 to n_synapses, are n x W each, and the padding
+    // of deltas must be zero.
     template <Activation F>
     static TINYNET_ALWAYS_INLINE void epoch(const Plan<T>& plan, const T* X, const T* y, idx_t n,
-                                            T* weights, T* velocity, T* const* layers,
-                                            T* const* deltas, double* abs_error_sum,
-                                            double* loss_sum) {
+                                            const T* weights, T* next, T* velocity,
+                                            T* const* layers, T* const* deltas,
+                                            double* abs_error_sum, double* loss_sum) {
         const idx_t last = plan.n_synapses - 1;
         const idx_t* sizes = plan.sizes;
         for (idx_t i = 0; i <= last; ++i)
@@ -234,34 +239,33 @@ struct Rows {
                          abs_error_sum, loss_sum, [](T) { return T(1); });
         if (plan.clip > T(0)) clip_all(deltas[last + 1], n * W, plan.clip);
         for (idx_t i = last; i >= 0; --i) {
-            T* columns = i > 0 ? weights + plan.transposed_offsets[i] : nullptr;
+            const idx_t columns = i > 0 ? plan.transposed_offsets[i] : 0;
             if (i > 0) {
-                hidden_delta<F>(deltas[i + 1], columns, layers[i], deltas[i], n, sizes[i + 1]);
+                hidden_delta<F>(deltas[i + 1], weights + columns, layers[i], deltas[i], n,
+                                sizes[i + 1]);
                 if (plan.clip > T(0)) clip_all(deltas[i], n * W, plan.clip);
             }
-            update(plan, i == 0 ? X : layers[i], i == 0 ? sizes[0] : W, deltas[i + 1],
-                   weights + plan.padded_offsets[i], velocity + plan.padded_offsets[i], columns,
-                   i > 0 ? velocity + plan.transposed_offsets[i] : nullptr, n, sizes[i],
-                   sizes[i + 1]);
+            update(plan, i == 0 ? X : layers[i], i == 0 ? sizes[0] : W, deltas[i + 1], weights,
+                   next, velocity, plan.padded_offsets[i], columns, n, sizes[i], sizes[i + 1]);
         }
     }
 
     // epoch<F> for the plan's hidden activation.
     static TINYNET_ALWAYS_INLINE void any_epoch(const Plan<T>& plan, const T* X, const T* y,
-                                                idx_t n, T* weights, T* velocity,
-                                                T* const* layers, T* const* deltas,
+                                                idx_t n, const T* weights, T* next,
+                                                T* velocity, T* const* layers, T* const* deltas,
                                                 double* abs_error_sum, double* loss_sum) {
         switch (plan.hidden) {
             case kTanh:
-                epoch<kTanh>(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum,
+                epoch<kTanh>(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
                              loss_sum);
                 break;
             case kRelu:
-                epoch<kRelu>(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum,
+                epoch<kRelu>(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
                              loss_sum);
                 break;
             default:
-                epoch<kSigmoid>(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum,
+                epoch<kSigmoid>(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
                                 loss_sum);
         }
     }
@@ -271,14 +275,14 @@ struct Rows {
 // instruction set; run_epoch calls the one vmath::use_isa chose.
 #define TINYNET_SMALL_EPOCH(NAME, TARGET)                                                     \
     template <typename T>                                                                     \
-    TARGET void NAME(const Plan<T>& plan, const T* X, const T* y, idx_t n, T* weights,        \
-                     T* velocity, T* const* layers, T* const* deltas, double* abs_error_sum,  \
-                     double* loss_sum) {                                                      \
+    TARGET void NAME(const Plan<T>& plan, const T* X, const T* y, idx_t n, const T* weights,  \
+                     T* next, T* velocity, T* const* layers, T* const* deltas,                \
+                     double* abs_error_sum, double* loss_sum) {                               \
         if (plan.lanes == 4)                                                                  \
-            Rows<T, 4>::any_epoch(plan, X, y, n, weights, velocity, layers, deltas,           \
+            Rows<T, 4>::any_epoch(plan, X, y, n, weights, next, velocity, layers, deltas,           \
                                   abs_error_sum, loss_sum);                                   \
         else                                                                                  \
-            Rows<T, kMaxLanes>::any_epoch(plan, X, y, n, weights, velocity, layers, deltas,   \
+            Rows<T, kMaxLanes>::any_epoch(plan, X, y, n, weights, next, velocity, layers, deltas,   \
                                           abs_error_sum, loss_sum);                           \
     }
 
@@ -293,21 +297,21 @@ TINYNET_SMALL_EPOCH(epoch_x86_v4, TINYNET_TARGET_V4)
 // One epoch (Rows::epoch), compiled for the instruction set vmath::use_isa chose. Only
 // called where kAvailable.
 template <typename T>
-inline void run_epoch(const Plan<T>& plan, const T* X, const T* y, idx_t n, T* weights,
-                      T* velocity, T* const* layers, T* const* deltas, double* abs_error_sum,
-                      double* loss_sum) {
+inline void run_epoch(const Plan<T>& plan, const T* X, const T* y, idx_t n, const T* weights,
+                      T* next, T* velocity, T* const* layers, T* const* deltas,
+                      double* abs_error_sum, double* loss_sum) {
 #if TINYNET_X86_DISPATCH
     if (vmath::current_isa == vmath::kX86V4) {
-        epoch_x86_v4(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum, loss_sum);
+        epoch_x86_v4(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum, loss_sum);
         return;
     }
     if (vmath::current_isa == vmath::kX86V3) {
-        epoch_x86_v3(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum, loss_sum);
+        epoch_x86_v3(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum, loss_sum);
         return;
     }
 #endif
 #if TINYNET_SMALL_ROAD
-    epoch_baseline(plan, X, y, n, weights, velocity, layers, deltas, abs_error_sum, loss_sum);
+    epoch_baseline(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum, loss_sum);
 #endif
 }
 

@@ -460,7 +460,8 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
 cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                                  double[:, ::1] history, bint watch) except -1:
     """run_epochs on the small networks' road: a whole batch per epoch, on padded weights,
-    written back to ``params`` (and the velocity) however the run ends."""
+    written back to ``params`` (and the velocity) however the run ends. Each epoch writes
+    its weights into the other of two buffers, so the one it read is its snapshot."""
     cdef const Net* net = &t.net
     cdef const Settings* s = &t.s
     cdef const floating[:, ::1] X = t.X
@@ -504,24 +505,25 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
 
     cdef double abs_sum, loss_sum
     cdef SignalClock clock
+    cdef floating* weights = &padded[0]
+    cdef floating* spare = &saved[0]
     with nogil:
-        pad_all(plan, net.offsets, &params[0], &padded[0])
+        pad_all(plan, net.offsets, &params[0], weights)
         if s.momentum != 0:
             pad_all(plan, net.offsets, &velocity[0], &padded_velocity[0])
         for e in range(epochs):
-            copy_all(&padded[0], &saved[0], size)
-            run_epoch(plan, &X[0, 0], &y[0, 0], n, &padded[0], &padded_velocity[0],
+            run_epoch(plan, &X[0, 0], &y[0, 0], n, weights, spare, &padded_velocity[0],
                       layers.data(), deltas.data(), &abs_sum, &loss_sum)
             history[e, 0] = loss_sum / n
             history[e, 1] = abs_sum / (n * n_out)
-            if not (isfinite(loss_sum) and isfinite(abs_sum) and all_finite(&padded[0], size)):
-                copy_all(&saved[0], &padded[0], size)  # diverged: the last finite epoch
-                break
+            if not (isfinite(loss_sum) and isfinite(abs_sum) and all_finite(spare, size)):
+                break  # diverged: `weights` holds the last finite epoch
+            weights, spare = spare, weights
             t.epoch += 1
             completed += 1
             if watch and clock.due() and signalled(t):
                 break
-        unpad_all(plan, net.offsets, &padded[0], &params[0])
+        unpad_all(plan, net.offsets, weights, &params[0])
         if s.momentum != 0:
             unpad_all(plan, net.offsets, &padded_velocity[0], &velocity[0])
     return completed

@@ -102,6 +102,6 @@ cdef extern from "tinynet_small.hh" namespace "tinynet::small" nogil:
                     T* padded) noexcept
     void unpad_all[T](const Plan[T]& plan, const Py_ssize_t* offsets, const T* padded,
                       T* compact) noexcept
-    void run_epoch[T](const Plan[T]& plan, const T* X, const T* y, Py_ssize_t n, T* weights,
-                      T* velocity, T* const* layers, T* const* deltas, double* abs_error_sum,
-                      double* loss_sum) noexcept
+    void run_epoch[T](const Plan[T]& plan, const T* X, const T* y, Py_ssize_t n,
+                      const T* weights, T* next, T* velocity, T* const* layers,
+                      T* const* deltas, double* abs_error_sum, double* loss_sum) noexcept
