@@ -1,14 +1,16 @@
 // Matrix products through BLAS's gemm once they are big enough to pay for the call.
 //
-// The Cython core hands over scipy's gemm (scipy.linalg.cython_blas, callable without the
-// GIL) when it loads; below `crossover` multiply-adds the kernels' own loops are faster
-// (measured by benchmarks/crossover.py). BLAS is column-major: a row-major n x j matrix is,
+// The Cython core hands over a gemm when it loads: that of the OpenBLAS numpy's wheel bundles
+// (64-bit integers) if it finds one, as numpy's own products use it, else scipy's
+// (scipy.linalg.cython_blas); both are callable without the GIL. Below `crossover`
+// multiply-adds the kernels' own loops are faster (measured by benchmarks/crossover.py). BLAS is column-major: a row-major n x j matrix is,
 // to it, its j x n transpose, so each row-major product C = A B is asked for as Cᵀ = Bᵀ Aᵀ.
 #ifndef TINYNET_BLAS_HH
 #define TINYNET_BLAS_HH
 
 #include <climits>
 #include <cstddef>
+#include <cstdint>
 
 namespace tinynet {
 namespace blas {
@@ -21,30 +23,53 @@ typedef void (*sgemm_t)(char* transa, char* transb, int* m, int* n, int* k, floa
                         float* a, int* lda, float* b, int* ldb, float* beta, float* c,
                         int* ldc);
 
+// The same with 64-bit integers (an ILP64 BLAS, such as the one numpy bundles).
+typedef void (*dgemm64_t)(char* transa, char* transb, std::int64_t* m, std::int64_t* n,
+                          std::int64_t* k, double* alpha, double* a, std::int64_t* lda, double* b,
+                          std::int64_t* ldb, double* beta, double* c, std::int64_t* ldc);
+typedef void (*sgemm64_t)(char* transa, char* transb, std::int64_t* m, std::int64_t* n,
+                          std::int64_t* k, float* alpha, float* a, std::int64_t* lda, float* b,
+                          std::int64_t* ldb, float* beta, float* c, std::int64_t* ldc);
+
+// The 32-bit pair, or, when set (both), the 64-bit pair, which is then used.
 inline dgemm_t dgemm = nullptr;
 inline sgemm_t sgemm = nullptr;
+inline dgemm64_t dgemm64 = nullptr;
+inline sgemm64_t sgemm64 = nullptr;
 
 // Products of at least this many multiply-adds go to BLAS (if it was handed over): measured
 // with benchmarks/crossover.py, BLAS took 0.7x the loops' time from 128 (4 x 4 x 8) on, and
 // 1.4x their time at 48 (4 x 3 x 4, the XOR's first layer).
 inline std::ptrdiff_t crossover = 100;
 
+// gemm through whichever pair is set, with the integers its interface takes.
+template <typename T, typename Gemm, typename Gemm64>
+inline void call_either(Gemm gemm, Gemm64 gemm64, char ta, char tb, int m, int n, int k, T alpha,
+                        const T* a, int lda, const T* b, int ldb, T beta, T* c, int ldc) {
+    if (gemm64) {
+        std::int64_t m64 = m, n64 = n, k64 = k, lda64 = lda, ldb64 = ldb, ldc64 = ldc;
+        gemm64(&ta, &tb, &m64, &n64, &k64, &alpha, const_cast<T*>(a), &lda64, const_cast<T*>(b),
+               &ldb64, &beta, c, &ldc64);
+    } else {
+        gemm(&ta, &tb, &m, &n, &k, &alpha, const_cast<T*>(a), &lda, const_cast<T*>(b), &ldb,
+             &beta, c, &ldc);
+    }
+}
+
 inline void call(char ta, char tb, int m, int n, int k, double alpha, const double* a, int lda,
                  const double* b, int ldb, double beta, double* c, int ldc) {
-    dgemm(&ta, &tb, &m, &n, &k, &alpha, const_cast<double*>(a), &lda, const_cast<double*>(b),
-          &ldb, &beta, c, &ldc);
+    call_either(dgemm, dgemm64, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 inline void call(char ta, char tb, int m, int n, int k, float alpha, const float* a, int lda,
                  const float* b, int ldb, float beta, float* c, int ldc) {
-    sgemm(&ta, &tb, &m, &n, &k, &alpha, const_cast<float*>(a), &lda, const_cast<float*>(b),
-          &ldb, &beta, c, &ldc);
+    call_either(sgemm, sgemm64, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-// Whether an n x k x j product goes to BLAS: big enough, and every size fits its int.
+// Whether an n x k x j product goes to BLAS: big enough, and every size fits an int.
 template <typename T>
 inline bool pays(std::ptrdiff_t n, std::ptrdiff_t k, std::ptrdiff_t j) {
-    const bool available = sizeof(T) == sizeof(double) ? dgemm != nullptr : sgemm != nullptr;
+    const bool available = sizeof(T) == sizeof(double) ? (dgemm || dgemm64) : (sgemm || sgemm64);
     return available && n * k * j >= crossover && n <= INT_MAX && k <= INT_MAX && j <= INT_MAX &&
            n * k <= INT_MAX && n * j <= INT_MAX && k * j <= INT_MAX;
 }

@@ -31,3 +31,14 @@ def instruction_set(name: str) -> Iterator[None]:
         yield
     finally:
         _core.use_instruction_set(saved)
+
+
+@contextmanager
+def blas_library(name: str) -> Iterator[None]:
+    """Send the matrix products to BLAS library ``name`` (see ``_core.blas_libraries``)."""
+    saved = _core.blas_library()
+    _core.use_blas_library(name)
+    try:
+        yield
+    finally:
+        _core.use_blas_library(saved)

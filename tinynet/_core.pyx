@@ -30,6 +30,8 @@ import threading
 
 import numpy as np
 
+from tinynet._blas import numpy_gemm
+
 from tinynet._kernels cimport (
     Activation,
     SignalClock,
@@ -84,9 +86,38 @@ SMALL_MAX_UNITS = kMaxLanes
 SMALL_MAX_ROWS = 256
 cdef bint small_road = kAvailable  # see set_small_road
 
-# Big matrix products go to scipy's BLAS (see csrc/tinynet_blas.hh).
+# Big matrix products go to BLAS (see csrc/tinynet_blas.hh): numpy's if found, else scipy's.
 kernels.dgemm = <kernels.dgemm_t>scipy_dgemm
 kernels.sgemm = <kernels.sgemm_t>scipy_sgemm
+NUMPY_GEMM = numpy_gemm()
+
+
+def blas_libraries():
+    """The BLAS libraries the matrix products can go to, first the one they go to by default:
+    ``"numpy"`` (the ILP64 OpenBLAS numpy's wheel bundles), if found, and ``"scipy"``
+    (``scipy.linalg.cython_blas``)."""
+    return (["numpy"] if NUMPY_GEMM is not None else []) + ["scipy"]
+
+
+def blas_library():
+    """Which of :func:`blas_libraries` the matrix products go to."""
+    return "numpy" if kernels.dgemm64 != NULL else "scipy"
+
+
+def use_blas_library(str name):
+    """Send the matrix products to ``name``, one of :func:`blas_libraries`, for tests and
+    benchmarks. Not thread-safe: no fit may be running."""
+    if name not in blas_libraries():
+        raise ValueError(f"BLAS library {name!r} is not available: {blas_libraries()}")
+    if name == "numpy":
+        kernels.dgemm64 = <kernels.dgemm64_t><size_t>NUMPY_GEMM.dgemm
+        kernels.sgemm64 = <kernels.sgemm64_t><size_t>NUMPY_GEMM.sgemm
+    else:
+        kernels.dgemm64 = NULL
+        kernels.sgemm64 = NULL
+
+
+use_blas_library(blas_libraries()[0])
 
 
 cdef struct Net:
@@ -581,9 +612,10 @@ def use_instruction_set(str name):
 
 def set_small_road(bint enabled):
     """Whether fits of small networks (see ``SMALL_MAX_UNITS``) made from now on take their
-    own road (the default) or the general loop, for tests and benchmarks."""
+    own road (the default, where the compiler built it) or the general loop, for tests and
+    benchmarks. Not thread-safe: no fit may be starting."""
     global small_road
-    small_road = enabled
+    small_road = enabled and kAvailable
 
 
 def blas_crossover():

@@ -1,7 +1,7 @@
 # Declarations of the C++ kernels in csrc/ (see those files for the math).
 # Each is a template over the element type; Cython deduces it from the pointers passed.
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport int64_t, uint64_t
 
 
 cdef extern from "tinynet_kernels.hh" namespace "tinynet" nogil:
@@ -74,8 +74,16 @@ cdef extern from "tinynet_blas.hh" namespace "tinynet::blas" nogil:
     ctypedef void (*sgemm_t)(char* transa, char* transb, int* m, int* n, int* k, float* alpha,
                              float* a, int* lda, float* b, int* ldb, float* beta, float* c,
                              int* ldc) noexcept
+    ctypedef void (*dgemm64_t)(char* transa, char* transb, int64_t* m, int64_t* n, int64_t* k,
+                               double* alpha, double* a, int64_t* lda, double* b, int64_t* ldb,
+                               double* beta, double* c, int64_t* ldc) noexcept
+    ctypedef void (*sgemm64_t)(char* transa, char* transb, int64_t* m, int64_t* n, int64_t* k,
+                               float* alpha, float* a, int64_t* lda, float* b, int64_t* ldb,
+                               float* beta, float* c, int64_t* ldc) noexcept
     dgemm_t dgemm
     sgemm_t sgemm
+    dgemm64_t dgemm64
+    sgemm64_t sgemm64
     Py_ssize_t crossover
 
 
