@@ -545,7 +545,8 @@ def environment(timing: Timing) -> str:
     lines = [
         f"tinynet {tinynet.__version__}, core {core.name} built {built}; numpy "
         f"{np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs{load}",
-        f"BLAS: {blas or 'threads unknown (threadpoolctl is not installed)'}",
+        f"BLAS: {blas or 'threads unknown (threadpoolctl is not installed)'}; the core's "
+        f"products go to {tinynet._core.blas_library()}'s",
         f"peers: {describe_peers()}",
         f"medians of {timing.repeats} interleaved repeats of at least {timing.target:g} s each "
         f"(the XOR: one whole run), {timing.settle:g} s apart; [min-max] in brackets; "
