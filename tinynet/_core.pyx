@@ -6,8 +6,9 @@ then trains for a number of epochs inside one ``nogil`` block, allocating nothin
 taking the GIL only to look for Ctrl-C every 20 ms (in the main thread). An epoch that
 is interrupted, or that ends with a non-finite measure or weight, is rolled back to the
 weights it started from. Matrix products of at least :func:`blas_crossover` multiply-adds
-go to scipy's BLAS, smaller ones to the kernels' loops; the elementwise kernels run in the
-widest instruction set the CPU has.
+go to BLAS (numpy's bundled OpenBLAS if found, else scipy's; see :func:`blas_libraries`),
+smaller ones to the kernels' loops; the elementwise kernels run in the widest instruction
+set the CPU has.
 The network's parameters live in one flat, C-contiguous vector (see ``tinynet._layout``):
 synapse ``i`` is a block of ``layer_sizes[i]`` rows of weights, plus one row of biases if
 the network has bias units, of ``layer_sizes[i + 1]`` columns, after the blocks before it.

@@ -552,7 +552,8 @@ def environment(timing: Timing) -> str:
         f"(the XOR: one whole run), {timing.settle:g} s apart; [min-max] in brackets; "
         "speed-up = numpy median / contender median",
     ]
-    if len(pools) > 1 and any(pool["num_threads"] != 1 for pool in pools):
+    competing = tinynet._core.blas_library() != "numpy" and len(pools) > 1
+    if competing and any(pool["num_threads"] != 1 for pool in pools):
         lines.insert(2, "  (several BLAS libraries: their threads compete; see --blas-threads)")
     return "\n".join(lines)
 
