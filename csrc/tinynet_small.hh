@@ -117,13 +117,21 @@ struct Rows {
             if (bias) sums += load(syn + k * W);
             store(l__nW + r * W, sums);
         }
-        const idx_t size = n * W;
+        // A row at a time, so that each load of the activation is one store of the sums
+        // (a wider load, spanning two stores, would wait for both to reach the cache).
         switch (f) {
-            case kSigmoid: vmath::sigmoid_loop(l__nW, size); break;
-            case kTanh: vmath::tanh_loop(l__nW, size); break;
-            case kRelu: map_all(l__nW, l__nW, size, relu<T>); break;
+            case kSigmoid: each_row(l__nW, n, vmath::sigmoid_value<T>); break;
+            case kTanh: each_row(l__nW, n, vmath::tanh_value<T>); break;
+            case kRelu: each_row(l__nW, n, relu<T>); break;
             default: break;  // kLinear
         }
+    }
+
+    // x = f(x) for every element of n rows, each row's W elements as one vector.
+    template <typename G>
+    static TINYNET_ALWAYS_INLINE void each_row(T* x__nW, idx_t n, G f) {
+        for (idx_t r = 0; r < n; ++r)
+            for (int q = 0; q < W; ++q) x__nW[r * W + q] = f(x__nW[r * W + q]);
     }
 
     // The output delta of a sigmoid or linear output (output_delta), for its j real units.

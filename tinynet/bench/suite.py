@@ -15,6 +15,10 @@ Cases (``--only`` names), each in float64 and float32 unless said otherwise:
 - ``mnist-batch``: 6400 x 784-128-10 in batches of 64 rows, in order, ms per epoch.
 - ``mnist-full``: 10000 x 784-128-10, full batch, ms per epoch; also the GFLOP/s the core
   reaches against one plain numpy GEMM of the algorithm's biggest product.
+
+For digits and both MNIST shapes the suite also times an epoch's matrix products alone, made
+with numpy's BLAS as numpy's loop makes them: numpy's time over theirs is the most that any
+loop making those products with that BLAS could gain over numpy.
 - ``threads``: two digits-sized networks (float64, seeds 0 and 1) trained in two threads at
   once against one after the other, with BLAS pinned to one thread if threadpoolctl is
   installed.
@@ -283,6 +287,35 @@ def gemm(case: Case, dtype: type) -> Callable[[int], object]:
     return products
 
 
+def products_alone(case: Case, dtype: type) -> Callable[[int], object]:
+    """An epoch's matrix products and nothing else, with numpy's BLAS, as numpy's loop does
+    them: per batch, the forward product through each synapse, the hidden delta's through
+    each synapse but the first, and each synapse's gradient (on stand-in data: the time of
+    a product does not depend on its values)."""
+    n, b = case.n_samples, case.batch_size or case.n_samples
+    rng = np.random.default_rng(0)
+    X = rng.random((n, case.layers[0]), dtype=dtype)
+    synapses = [rng.random((k, j), dtype=dtype) for k, j in itertools.pairwise(case.layers)]
+    deltas = [rng.random((b, j), dtype=dtype) for j in case.layers[1:]]
+
+    def epoch() -> None:
+        for start in range(0, n, b):
+            layers = [X[start : start + b]]
+            for syn in synapses:
+                layers.append(layers[-1].dot(syn))
+            rows = len(layers[0])
+            for i, syn in enumerate(synapses):
+                if i > 0:
+                    deltas[i][:rows].dot(syn.T)
+                layers[i].T.dot(deltas[i][:rows])
+
+    def epochs(units: int) -> None:
+        for _ in range(units):
+            epoch()
+
+    return epochs
+
+
 def report_errors(what: str, problems: dict[str, str]) -> None:
     """Print each problem of ``problems`` (by contender) as an error on stderr."""
     for name, message in problems.items():
@@ -309,6 +342,8 @@ def speed_case(case: Case, dtype: type, timing: Timing) -> tuple[Result | None, 
         timing = replace(timing, target=0.0)  # one whole run per repeat
     if case.gemm:
         timed["gemm"] = gemm(case, dtype)
+    if not case.run_epochs:
+        timed["products"] = products_alone(case, dtype)
     return Result(case, dtype_name, measure(timed, timing)), not problems
 
 
@@ -441,6 +476,27 @@ def speed_rows(results: list[Result]) -> list[list[str]]:
                 sig3(gflops),
                 f"{sig3(r.speedup('core'))}x",
                 *peers,
+            ]
+        )
+    return rows
+
+
+def products_rows(results: list[Result]) -> list[list[str]]:
+    """An epoch's matrix products alone against numpy's and the core's whole epochs."""
+    rows = []
+    for r in results:
+        if "products" not in r.samples:
+            continue
+        products = r.median("products")
+        rows.append(
+            [
+                r.case.name,
+                r.dtype,
+                span(r.samples["products"]),
+                sig3(r.median("numpy") * 1e3),
+                sig3(r.median("core") * 1e3),
+                f"{sig3(r.speedup('products'))}x",
+                f"{r.median('core') / products:.2f}",
             ]
         )
     return rows
@@ -619,6 +675,14 @@ def run_suite(args: argparse.Namespace) -> bool:
         header = ["case", "dtype", "core GFLOP/s", "numpy loop GFLOP/s", "GEMM"]
         header += ["numpy GEMM GFLOP/s", "core / GEMM"]
         tables.append(("GFLOP/s against one GEMM", header, gflops_rows(results), 2))
+    if products_rows(results):
+        header = ["case", "dtype", "products ms", "numpy ms", "core ms"]
+        header += ["numpy / products", "core / products"]
+        title = (
+            "An epoch's matrix products alone, with numpy's BLAS (numpy / products: the most "
+            "any loop making them with that BLAS could gain over numpy's)"
+        )
+        tables.append((title, header, products_rows(results), 2))
     if "threads" in args.only:
         rows, blas, threads_ok = threads_case(timing)
         ok = ok and threads_ok
