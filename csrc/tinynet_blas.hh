@@ -3,8 +3,9 @@
 // The Cython core hands over a gemm when it loads: that of the OpenBLAS numpy's wheel bundles
 // (64-bit integers) if it finds one, as numpy's own products use it, else scipy's
 // (scipy.linalg.cython_blas); both are callable without the GIL. Below `crossover`
-// multiply-adds the kernels' own loops are faster (measured by benchmarks/crossover.py). BLAS is column-major: a row-major n x j matrix is,
-// to it, its j x n transpose, so each row-major product C = A B is asked for as Cᵀ = Bᵀ Aᵀ.
+// multiply-adds the kernels' own loops are faster (measured by benchmarks/crossover.py).
+// BLAS is column-major: a row-major n x j matrix is, to it, its j x n transpose, so each
+// row-major product C = A B is asked for as Cᵀ = Bᵀ Aᵀ.
 #ifndef TINYNET_BLAS_HH
 #define TINYNET_BLAS_HH
 

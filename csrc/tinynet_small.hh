@@ -4,10 +4,12 @@
 //
 // Every row of a layer and of a synapse is padded to 4 or kMaxLanes elements and handled as
 // one vector value, and the epoch is compiled once per instruction set with the activations
-// inlined into it. The padding of the weights stays zero: deltas are written only for real
-// units, so their padding stays zero, and so do the weights' steps. Each sum is taken in the
-// same order as in the general kernels' loops, so the two give identical results (the
-// general loop hands bigger products to BLAS, which sums in its own order).
+// inlined into it. A layer's padding holds f(0), but the padding of the weights and of the
+// deltas stays zero: output deltas are written for real units only, the hidden deltas come
+// from the weights' columns (zero beyond the real units), and the columns' steps are masked.
+// Each sum is taken in the same order as in the general kernels' loops, so the two give
+// identical results (the general loop hands bigger products to BLAS, which sums in its own
+// order).
 #ifndef TINYNET_SMALL_HH
 #define TINYNET_SMALL_HH
 
@@ -182,7 +184,8 @@ struct Rows {
         if (momentum != T(0)) {
             const V v = momentum * load(velocity) + learning_rate * step;
             store(velocity, v);
-            store(next_syn, load(syn) + (plan.nesterov ? momentum * v + learning_rate * step : v));
+            const V change = plan.nesterov ? momentum * v + learning_rate * step : v;
+            store(next_syn, load(syn) + change);
         } else {
             store(next_syn, load(syn) + learning_rate * step);
         }
@@ -199,7 +202,8 @@ struct Rows {
                                              idx_t n, idx_t k, idx_t j) {
         for (idx_t p = 0; p < k; ++p) {
             V step = {};
-            for (idx_t r = 0; r < n; ++r) step += l_prev__nk[r * stride + p] * load(delta__nW + r * W);
+            for (idx_t r = 0; r < n; ++r)
+                step += l_prev__nk[r * stride + p] * load(delta__nW + r * W);
             const idx_t row = rows + p * W;
             if (plan.l2 != T(0)) step -= plan.l2 * load(weights + row);
             take_step(plan, weights + row, next + row, velocity + row, step);
@@ -215,7 +219,8 @@ struct Rows {
         const V real = first_lanes(k);
         for (idx_t q = 0; q < j; ++q) {
             V step = {};
-            for (idx_t r = 0; r < n; ++r) step += delta__nW[r * W + q] * load(l_prev__nk + r * W);
+            for (idx_t r = 0; r < n; ++r)
+                step += delta__nW[r * W + q] * load(l_prev__nk + r * W);
             step *= real;
             const idx_t column = columns + q * W;
             if (plan.l2 != T(0)) step -= plan.l2 * load(weights + column);
@@ -265,16 +270,16 @@ struct Rows {
                                                 double* abs_error_sum, double* loss_sum) {
         switch (plan.hidden) {
             case kTanh:
-                epoch<kTanh>(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
-                             loss_sum);
+                epoch<kTanh>(plan, X, y, n, weights, next, velocity, layers, deltas,
+                             abs_error_sum, loss_sum);
                 break;
             case kRelu:
-                epoch<kRelu>(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
-                             loss_sum);
+                epoch<kRelu>(plan, X, y, n, weights, next, velocity, layers, deltas,
+                             abs_error_sum, loss_sum);
                 break;
             default:
-                epoch<kSigmoid>(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
-                                loss_sum);
+                epoch<kSigmoid>(plan, X, y, n, weights, next, velocity, layers, deltas,
+                                abs_error_sum, loss_sum);
         }
     }
 };
@@ -287,11 +292,11 @@ struct Rows {
                      T* next, T* velocity, T* const* layers, T* const* deltas,                \
                      double* abs_error_sum, double* loss_sum) {                               \
         if (plan.lanes == 4)                                                                  \
-            Rows<T, 4>::any_epoch(plan, X, y, n, weights, next, velocity, layers, deltas,           \
+            Rows<T, 4>::any_epoch(plan, X, y, n, weights, next, velocity, layers, deltas,     \
                                   abs_error_sum, loss_sum);                                   \
         else                                                                                  \
-            Rows<T, kMaxLanes>::any_epoch(plan, X, y, n, weights, next, velocity, layers, deltas,   \
-                                          abs_error_sum, loss_sum);                           \
+            Rows<T, kMaxLanes>::any_epoch(plan, X, y, n, weights, next, velocity, layers,     \
+                                          deltas, abs_error_sum, loss_sum);                   \
     }
 
 TINYNET_SMALL_EPOCH(epoch_baseline, )
@@ -310,16 +315,19 @@ inline void run_epoch(const Plan<T>& plan, const T* X, const T* y, idx_t n, cons
                       double* abs_error_sum, double* loss_sum) {
 #if TINYNET_X86_DISPATCH
     if (vmath::current_isa == vmath::kX86V4) {
-        epoch_x86_v4(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum, loss_sum);
+        epoch_x86_v4(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
+                     loss_sum);
         return;
     }
     if (vmath::current_isa == vmath::kX86V3) {
-        epoch_x86_v3(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum, loss_sum);
+        epoch_x86_v3(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
+                     loss_sum);
         return;
     }
 #endif
 #if TINYNET_SMALL_ROAD
-    epoch_baseline(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum, loss_sum);
+    epoch_baseline(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
+                   loss_sum);
 #endif
 }
 

@@ -505,11 +505,13 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
     cdef const Py_ssize_t[::1] transposed_offsets = t.transposed_offsets
     cdef Py_ssize_t n = X.shape[0], L = net.n_synapses, n_out = net.sizes[L]
     cdef Py_ssize_t size = padded.shape[0], lanes = t.lanes, i, e, completed = 0
-    if ((lanes != 4 and lanes != kMaxLanes) or padded_offsets.shape[0] != L + 1
-            or transposed_offsets.shape[0] != L
-            or size < padded_offsets[L] + (transposed_offsets[L - 1] - padded_offsets[L]
-                                           + net.sizes[L] * lanes if L > 1 else 0)
-            or saved.shape[0] < size
+    if padded_offsets.shape[0] != L + 1 or transposed_offsets.shape[0] != L:
+        raise ValueError("the small networks' offsets do not match the network")
+    # The rows of every synapse, then the columns of every synapse but the first, exactly:
+    # each epoch writes all of the spare buffer, which is then checked for finite values.
+    cdef Py_ssize_t needed = (transposed_offsets[L - 1] + net.sizes[L] * lanes if L > 1
+                              else padded_offsets[L])
+    if ((lanes != 4 and lanes != kMaxLanes) or size != needed or saved.shape[0] < size
             or layer_buffer.shape[0] < L * n * lanes or delta_buffer.shape[0] < L * n * lanes
             or y.shape[0] != n
             or (s.momentum != 0 and padded_velocity.shape[0] < size)):
