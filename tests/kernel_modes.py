@@ -1,8 +1,10 @@
 """Context managers that run the compiled core in one of its modes: every matrix product
-through BLAS or through its own loops, and the elementwise kernels of one instruction set."""
+through BLAS or through its own loops, the elementwise kernels of one instruction set, and
+the BLAS library the products go to."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 from tinynet import _core
 
@@ -11,34 +13,27 @@ MATMULS = {"blas": 0, "loops": 2**62, "default": _core.blas_crossover()}
 
 
 @contextmanager
-def matmuls(mode: str) -> Iterator[None]:
+def switched(get: Callable[[], Any], use: Callable[[Any], None], value: Any) -> Iterator[None]:
+    """``use(value)`` for the block, then back to what ``get()`` gave before it."""
+    saved = get()
+    use(value)
+    try:
+        yield
+    finally:
+        use(saved)
+
+
+def matmuls(mode: str) -> AbstractContextManager[None]:
     """Send every product to BLAS (``"blas"``), to the core's loops (``"loops"``), or by
     their size, as the core does by default (``"default"``)."""
-    saved = _core.blas_crossover()
-    _core.set_blas_crossover(MATMULS[mode])
-    try:
-        yield
-    finally:
-        _core.set_blas_crossover(saved)
+    return switched(_core.blas_crossover, _core.set_blas_crossover, MATMULS[mode])
 
 
-@contextmanager
-def instruction_set(name: str) -> Iterator[None]:
+def instruction_set(name: str) -> AbstractContextManager[None]:
     """Run the elementwise kernels compiled for ``name``."""
-    saved = _core.instruction_set()
-    _core.use_instruction_set(name)
-    try:
-        yield
-    finally:
-        _core.use_instruction_set(saved)
+    return switched(_core.instruction_set, _core.use_instruction_set, name)
 
 
-@contextmanager
-def blas_library(name: str) -> Iterator[None]:
+def blas_library(name: str) -> AbstractContextManager[None]:
     """Send the matrix products to BLAS library ``name`` (see ``_core.blas_libraries``)."""
-    saved = _core.blas_library()
-    _core.use_blas_library(name)
-    try:
-        yield
-    finally:
-        _core.use_blas_library(saved)
+    return switched(_core.blas_library, _core.use_blas_library, name)

@@ -37,6 +37,7 @@ from closeness import assert_close, tolerance
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kernel_modes import instruction_set, matmuls
+from test_features import make_inputs, make_targets, random_biases
 
 import tinynet
 from tinynet import _core, network
@@ -200,23 +201,6 @@ def assert_road_matches_general_loop(case: Case, products: str = "loops") -> Out
     assert not general.small, "the fit took the road with the road switched off"
     assert_identical(road, general)
     return road
-
-
-def make_inputs(rng: np.random.Generator, n: int, n_inputs: int, scale: float = 1.0):
-    """Rows of norm about ``scale``."""
-    return rng.standard_normal((n, n_inputs)) * (scale / np.sqrt(n_inputs))
-
-
-def make_targets(rng: np.random.Generator, n: int, n_outputs: int, output: str):
-    if output == "softmax":
-        return np.eye(n_outputs)[rng.integers(0, n_outputs, size=n)]
-    if output == "sigmoid":
-        return rng.random((n, n_outputs))
-    return rng.standard_normal((n, n_outputs))
-
-
-def random_biases(rng: np.random.Generator, layers: list[int]) -> list[np.ndarray]:
-    return [rng.uniform(-0.5, 0.5, size=j) for j in layers[1:]]
 
 
 # --- bit for bit the general loop ----------------------------------------------------------
