@@ -432,13 +432,10 @@ inline void copy_all(const T* TINYNET_RESTRICT src, T* TINYNET_RESTRICT dst, idx
     for (idx_t i = 0; i < size; ++i) dst[i] = src[i];
 }
 
-// Whether no element is NaN or infinite: x * 0 is +-0 for a finite x and NaN otherwise, and
-// a NaN anywhere makes the sum NaN. (Summing zeros keeps the loop free to vectorise.)
+// Whether no element is NaN or infinite (vmath's finite_loop, vectorised per CPU).
 template <typename T>
 inline bool all_finite(const T* x, idx_t size) {
-    T zeros = 0;
-    for (idx_t i = 0; i < size; ++i) zeros += x[i] * T(0);
-    return zeros == 0;
+    return vmath::kernels(T()).all_finite(x, size);
 }
 
 }  // namespace tinynet

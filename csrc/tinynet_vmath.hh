@@ -184,12 +184,26 @@ TINYNET_ALWAYS_INLINE void tanh_loop(T* x, std::ptrdiff_t size) {
     for (std::ptrdiff_t i = 0; i < size; ++i) x[i] = tanh_value(x[i]);
 }
 
-// One table of the array kernels per dtype, each x = f(x) over `size` elements.
+// Whether no element is NaN or infinite, i.e. no exponent field is all ones: integer
+// operations, so that the loop vectorises (a sum of floats would be kept in order).
+template <typename T>
+TINYNET_ALWAYS_INLINE bool finite_loop(const T* x, std::ptrdiff_t size) {
+    using Bits = typename Format<T>::Bits;
+    constexpr int kExponentBits = int(sizeof(T)) * 8 - 1 - Format<T>::kMantissaBits;
+    constexpr Bits kExponent = ((Bits(1) << kExponentBits) - 1) << Format<T>::kMantissaBits;
+    Bits non_finite = 0;
+    for (std::ptrdiff_t i = 0; i < size; ++i) non_finite |= (bits(x[i]) & kExponent) == kExponent;
+    return non_finite == 0;
+}
+
+// One table of the array kernels per dtype, each x = f(x) over `size` elements, and the
+// check for non-finite values.
 template <typename T>
 struct Kernels {
     void (*exp)(T* x, std::ptrdiff_t size);
     void (*sigmoid)(T* x, std::ptrdiff_t size);
     void (*tanh)(T* x, std::ptrdiff_t size);
+    bool (*all_finite)(const T* x, std::ptrdiff_t size);
 };
 
 // Kernels<T> compiled for one instruction set; TARGET is empty or a target attribute.
@@ -199,7 +213,12 @@ struct Kernels {
         TARGET static void exp(T* x, std::ptrdiff_t size) { exp_loop(x, size); }             \
         TARGET static void sigmoid(T* x, std::ptrdiff_t size) { sigmoid_loop(x, size); }     \
         TARGET static void tanh(T* x, std::ptrdiff_t size) { tanh_loop(x, size); }           \
-        static constexpr Kernels<T> table() { return {&NAME::exp, &NAME::sigmoid, &NAME::tanh}; } \
+        TARGET static bool all_finite(const T* x, std::ptrdiff_t size) {                     \
+            return finite_loop(x, size);                                                     \
+        }                                                                                    \
+        static constexpr Kernels<T> table() {                                                \
+            return {&NAME::exp, &NAME::sigmoid, &NAME::tanh, &NAME::all_finite};             \
+        }                                                                                    \
     };
 
 TINYNET_VMATH_KERNELS(Baseline, )

@@ -3,6 +3,8 @@ through their thin twins in ``_core``, in every instruction set the CPU runs."""
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from kernel_modes import instruction_set
 
 from tinynet import _core, reference
@@ -172,3 +174,39 @@ def test_instruction_set_choice():
     with pytest.raises(ValueError, match="unknown instruction set"):
         _core.use_instruction_set("avx9000")
     assert _core.instruction_set() == INSTRUCTION_SETS[-1]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+# The instruction set stays the fixture's for every example.
+@settings(
+    deadline=None, max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    size=st.integers(1, 70),
+    planted=st.lists(st.tuples(st.integers(0, 69), st.sampled_from(["nan", "inf", "-inf"]))),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_finite_check_finds_every_nan_and_infinity(dtype, isa, size, planted, seed):
+    """At any position, including a vector's tail; the largest finite values, subnormals and
+    zeros of either sign are finite."""
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(seed)
+    choices = np.array([info.max, -info.max, info.smallest_subnormal, -0.0, 0.0, 1.0], dtype)
+    x = np.where(rng.random(size) < 0.5, rng.choice(choices, size), rng.standard_normal(size))
+    x = x.astype(dtype)
+    for position, value in planted:
+        if position < size:
+            x[position] = float(value)
+    assert _core.finite(x) == bool(np.isfinite(x).all())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_finite_check_sees_every_position(dtype, isa):
+    for size in range(1, 40):
+        x = np.ones(size, dtype)
+        assert _core.finite(x)
+        for position in range(size):
+            for value in (np.nan, np.inf, -np.inf):
+                x[position] = value
+                assert not _core.finite(x), (size, position, value)
+            x[position] = 1

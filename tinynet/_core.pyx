@@ -658,6 +658,16 @@ def exp(const floating[::1] x, floating[::1] out):
             exp_all(&out[0], out.shape[0])
 
 
+def finite(const floating[::1] x):
+    """Whether no element of ``x`` is NaN or infinite (the check of every epoch's weights)."""
+    if x.shape[0] == 0:
+        return True
+    cdef bint result
+    with nogil:
+        result = all_finite(&x[0], x.shape[0])
+    return result
+
+
 def tanh(const floating[::1] x, floating[::1] out):
     """out = tanh(x) elementwise."""
     if copy_to(x, out):
