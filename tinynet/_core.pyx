@@ -321,17 +321,19 @@ cdef class Trainer:
                       and self.net.output in (kSigmoid, kLinear)
                       and n * int(np.max(self.layer_sizes[:last] * self.layer_sizes[1:]))
                       < kernels.crossover)
-        self.lanes = 4 if int(np.max(self.layer_sizes)) <= 4 else kMaxLanes
         if self.small:
             # Every row padded to `lanes`; the deltas' padding must start, and stays, zero.
-            self.padded_offsets = np.zeros(last + 1, dtype=np.intp)
-            self.padded_offsets[1:] = np.cumsum(
-                (self.layer_sizes[:last] + architecture.bias) * self.lanes)
-            # The columns of synapses 1.. after all the rows (entry 0 is not used).
-            self.transposed_offsets = np.full(last, self.padded_offsets[last], dtype=np.intp)
-            self.transposed_offsets[1:] += np.cumsum(self.layer_sizes[2:] * self.lanes)
-            self.transposed_offsets[1:] -= self.layer_sizes[2:] * self.lanes
-            size = self.padded_offsets[last] + int(np.sum(self.layer_sizes[2:])) * self.lanes
+            self.lanes = 4 if int(np.max(self.layer_sizes)) <= 4 else kMaxLanes
+            # Synapse i's rows (k + bias of them), then the columns (j) of synapses 1..:
+            # block sizes, laid end to end.
+            rows = (self.layer_sizes[:last] + architecture.bias) * self.lanes
+            columns = self.layer_sizes[2:] * self.lanes
+            starts = np.cumsum(np.concatenate(([0], rows, columns)))
+            self.padded_offsets = starts[:last + 1].astype(np.intp)
+            # Entry 0 (the first synapse has no columns) is not used.
+            self.transposed_offsets = np.concatenate(
+                (starts[last:last + 1], starts[last:2 * last - 1])).astype(np.intp)
+            size = int(starts[2 * last - 1])
             units = last * self.lanes
             self.padded = workspace(dtype, size)
             self.padded_velocity = np.zeros(size if s.momentum != 0 else 1, dtype=dtype)
