@@ -176,26 +176,29 @@ struct Rows {
         }
     }
 
-    // next_syn = a row of weights (or the biases) after its step, as backward_pass in the
-    // core takes it: through the velocity with momentum, else straight.
-    static TINYNET_ALWAYS_INLINE void take_step(const Plan<T>& plan, const T* syn, T* next_syn,
-                                                T* velocity, const V& step) {
+    // The row (of weights, biases or columns) `at` elements into the padded weights takes
+    // its step, from `weights` into `next`, as backward_pass in the core takes it: less
+    // l2 * the row if `decay` (weights, not biases), then through the velocity with
+    // momentum, else straight.
+    static TINYNET_ALWAYS_INLINE void take_step(const Plan<T>& plan, const T* weights, T* next,
+                                                T* velocity, idx_t at, V step, bool decay) {
         const T learning_rate = plan.learning_rate, momentum = plan.momentum;
+        const V row = load(weights + at);
+        if (decay && plan.l2 != T(0)) step -= plan.l2 * row;
         if (momentum != T(0)) {
-            const V v = momentum * load(velocity) + learning_rate * step;
-            store(velocity, v);
-            const V change = plan.nesterov ? momentum * v + learning_rate * step : v;
-            store(next_syn, load(syn) + change);
+            const V v = momentum * load(velocity + at) + learning_rate * step;
+            store(velocity + at, v);
+            store(next + at, row + (plan.nesterov ? momentum * v + learning_rate * step : v));
         } else {
-            store(next_syn, load(syn) + learning_rate * step);
+            store(next + at, row + learning_rate * step);
         }
     }
 
     // One synapse's update from the layer below it and the delta above it, from `weights`
     // into `next` (padded weights, at the synapse's offsets `rows` and `columns`): the step
-    // of each row is l_prev__nkᵀ . delta__nW (- l2 * syn), and the biases' the column sums.
-    // Synapses above the first (columns > 0) also have their columns updated, a column at a
-    // time: the same sums of the same products, so the same values.
+    // of each row is l_prev__nkᵀ . delta__nW, and the biases' the column sums. Synapses
+    // above the first (columns > 0) also have their columns updated, a column at a time:
+    // the same sums of the same products, so the same values.
     static TINYNET_ALWAYS_INLINE void update(const Plan<T>& plan, const T* l_prev__nk,
                                              idx_t stride, const T* delta__nW, const T* weights,
                                              T* next, T* velocity, idx_t rows, idx_t columns,
@@ -204,15 +207,12 @@ struct Rows {
             V step = {};
             for (idx_t r = 0; r < n; ++r)
                 step += l_prev__nk[r * stride + p] * load(delta__nW + r * W);
-            const idx_t row = rows + p * W;
-            if (plan.l2 != T(0)) step -= plan.l2 * load(weights + row);
-            take_step(plan, weights + row, next + row, velocity + row, step);
+            take_step(plan, weights, next, velocity, rows + p * W, step, true);
         }
         if (plan.bias) {
             V step = {};
             for (idx_t r = 0; r < n; ++r) step += load(delta__nW + r * W);
-            const idx_t row = rows + k * W;
-            take_step(plan, weights + row, next + row, velocity + row, step);
+            take_step(plan, weights, next, velocity, rows + k * W, step, false);
         }
         if (columns == 0) return;
         // The layer below's padding is f(0), not 0: the mask keeps the columns' at zero.
@@ -221,10 +221,7 @@ struct Rows {
             V step = {};
             for (idx_t r = 0; r < n; ++r)
                 step += delta__nW[r * W + q] * load(l_prev__nk + r * W);
-            step *= real;
-            const idx_t column = columns + q * W;
-            if (plan.l2 != T(0)) step -= plan.l2 * load(weights + column);
-            take_step(plan, weights + column, next + column, velocity + column, step);
+            take_step(plan, weights, next, velocity, columns + q * W, step * real, true);
         }
     }
 
