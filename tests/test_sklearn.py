@@ -178,8 +178,10 @@ def test_same_random_state_same_network(iris):
     [
         ({"hidden_layer_sizes": "32"}, TypeError, "hidden_layer_sizes must be a sequence"),
         ({"hidden_layer_sizes": (8, 0)}, ValueError, r"hidden_layer_sizes\[1\] must be at"),
-        ({"random_state": -1}, ValueError, "random_state must be in"),
-        ({"random_state": 1.5}, TypeError, "random_state must be None"),
+        ({"random_state": -1}, ValueError, "random_state must be at least 0"),
+        ({"random_state": 2**32}, ValueError, "random_state must be below 2"),
+        ({"random_state": 1.5}, TypeError, "random_state must be an integer"),
+        ({"random_state": np.timedelta64(5)}, TypeError, "random_state must be an integer"),
         ({"epochs": 0}, ValueError, "epochs must be at least 1"),
         ({"learning_rate": -1.0}, ValueError, "learning_rate must be finite and positive"),
         ({"activation": "elu"}, ValueError, "activation must be one of"),
@@ -261,14 +263,30 @@ def test_regressor_partial_fit():
     assert reg.n_iter_ == 50
 
 
+def fitted_attributes(estimator) -> dict:
+    return {name: value for name, value in vars(estimator).items() if name.endswith("_")}
+
+
 def test_divergence_is_reported_and_the_estimator_kept():
+    """A fit on data of another shape (so that every attribute it sets would differ)
+    diverges: the estimator keeps every attribute of the fit before."""
     X, y = linear_data()
     reg = TinyNetRegressor(random_state=0, epochs=5).fit(X, y)
-    network = reg.network_
+    before = fitted_attributes(reg)
     with pytest.raises(FloatingPointError, match="diverged"):
-        reg.set_params(learning_rate=1e150).fit(X, 1e150 * y)
-    assert reg.network_ is network
-    assert reg.n_iter_ == 5
+        reg.set_params(learning_rate=1e150).fit(X[:, :2], 1e150 * np.column_stack([y, y]))
+    after = fitted_attributes(reg)
+    assert after.keys() == before.keys()
+    assert all(after[name] is value for name, value in before.items())
+    assert reg.predict(X).shape == (len(X),)
+
+
+def test_a_failed_first_partial_fit_leaves_the_estimator_unfitted():
+    X, y = linear_data()
+    reg = TinyNetRegressor(random_state=0, learning_rate=1e150)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        reg.partial_fit(X, 1e150 * y)
+    assert fitted_attributes(reg) == {}
 
 
 # --- scikit-learn's machinery ------------------------------------------------------------

@@ -76,13 +76,13 @@ def check_int(name: str, value: Any, *, minimum: int) -> int:
     return int(value)
 
 
-def check_seed(seed: Any) -> int | None:
+def check_seed(seed: Any, name: str = "seed") -> int | None:
     """``seed`` as ``None`` or an ``int`` that numpy's ``RandomState`` accepts."""
     if seed is None:
         return None
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_int(name, seed, minimum=0)
     if seed >= 2**32:
-        raise ValueError(f"seed must be below 2**32, got {seed}")
+        raise ValueError(f"{name} must be below 2**32, got {seed}")
     return seed
 
 

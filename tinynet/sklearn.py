@@ -20,8 +20,8 @@ True
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -39,13 +39,16 @@ from sklearn.utils.validation import (  # type: ignore[import-untyped,unused-ign
     validate_data,
 )
 
-from tinynet._validation import check_int
+from tinynet._validation import check_int, check_seed
 from tinynet.network import Network
 
 __all__ = ["TinyNetClassifier", "TinyNetRegressor"]
 
 # X is converted to float64 (float32 is kept): the network converts it to its own dtype.
 _X_DTYPES = (np.float64, np.float32)
+
+
+_Estimator = TypeVar("_Estimator", bound="_TinyNetBase")
 
 
 class _TinyNetBase(BaseEstimator):  # type: ignore[misc]
@@ -58,6 +61,9 @@ class _TinyNetBase(BaseEstimator):  # type: ignore[misc]
     """
 
     _output: str
+    # What validate_data must check of y beyond the defaults (the regressor's: numbers,
+    # and maybe 2-D).
+    _y_checks: ClassVar[dict[str, bool]] = {}
 
     def __init__(
         self,
@@ -105,7 +111,8 @@ class _TinyNetBase(BaseEstimator):  # type: ignore[misc]
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, (bool, np.bool_)):
             sizes = (sizes,)
-        if isinstance(sizes, (str, bytes, dict)) or not isinstance(sizes, Iterable):
+        # As Network's layers: a sequence with an order (not a set, a dict or a generator).
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (Sequence, np.ndarray)):
             raise TypeError(
                 "hidden_layer_sizes must be a sequence of layer sizes such as (32,) or "
                 f"(64, 32), or an int; got {self.hidden_layer_sizes!r}"
@@ -116,28 +123,10 @@ class _TinyNetBase(BaseEstimator):  # type: ignore[misc]
 
     def _seed(self) -> int | None:
         """The network's seed from ``random_state``: ``None`` (fresh weights each fit), an
-        int in ``[0, 2**32)`` used as it is, or a numpy generator that draws one."""
-        random_state = self.random_state
-        if random_state is None:
-            return None
-        if isinstance(random_state, np.random.RandomState):
-            return int(random_state.randint(0, 2**32, dtype=np.int64))
-        if isinstance(random_state, np.random.Generator):
-            return int(random_state.integers(0, 2**32))
-        if isinstance(random_state, (bool, np.bool_)) or not isinstance(
-            random_state, numbers.Integral
-        ):
-            raise TypeError(
-                "random_state must be None, an int or a numpy.random.RandomState; "
-                f"got {random_state!r}"
-            )
-        seed = int(random_state)
-        if not 0 <= seed < 2**32:
-            raise ValueError(f"random_state must be in [0, 2**32), got {random_state!r}")
-        return seed
-
-    def _epochs(self) -> int:
-        return check_int("epochs", self.epochs, minimum=1)
+        int in ``[0, 2**32)`` used as it is, or a ``RandomState`` that draws one."""
+        if isinstance(self.random_state, np.random.RandomState):
+            return int(self.random_state.randint(0, 2**32, dtype=np.int64))
+        return check_seed(self.random_state, "random_state")
 
     # --- training ----------------------------------------------------------------------
 
@@ -174,7 +163,8 @@ class _TinyNetBase(BaseEstimator):  # type: ignore[misc]
         )
 
     def _check_data(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        X, y = validate_data(self, X, y, reset=reset, dtype=_X_DTYPES, **self._y_checks)
+        return X, y
 
     def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any = None) -> Any:
         """Train a new network on ``X, y`` for ``epochs`` epochs (``incremental=False``), or
@@ -190,7 +180,7 @@ class _TinyNetBase(BaseEstimator):  # type: ignore[misc]
             X, y = self._check_data(X, y, reset=first)
             targets = self._targets(y, first, classes)
             if first:
-                epochs = self._epochs() if not incremental else 1
+                epochs = self.epochs if not incremental else 1
                 network = self._new_network(X.shape[1], targets.shape[1])
                 self._train(network, X, targets, epochs)
                 self.network_ = network
@@ -205,6 +195,31 @@ class _TinyNetBase(BaseEstimator):  # type: ignore[misc]
             self.__dict__.update(saved)
             raise
         return self
+
+    def fit(self: _Estimator, X: ArrayLike, y: ArrayLike) -> _Estimator:
+        """Train a new network on ``X, y`` for ``epochs`` epochs.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            The training inputs.
+        y : array_like, shape (n_samples,) or (n_samples, n_outputs)
+            The classifier's labels (1-D, at least two classes), or the regressor's targets
+            (used as they are, not scaled).
+
+        Returns
+        -------
+        TinyNetClassifier or TinyNetRegressor
+            This estimator, fitted.
+
+        Raises
+        ------
+        FloatingPointError
+            If training diverged (try a smaller ``learning_rate``, or scale the inputs and
+            the regressor's targets). The estimator then keeps the attributes it had.
+        """
+        result: _Estimator = self._fit(X, y, incremental=False)
+        return result
 
     def _forward(self, X: Any) -> np.ndarray:
         """The network's output for the checked ``X``, one row per sample."""
@@ -320,10 +335,6 @@ class TinyNetClassifier(ClassifierMixin, _TinyNetBase):  # type: ignore[misc]
 
     _output = "softmax"
 
-    def _check_data(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X, y, reset=reset, dtype=_X_DTYPES)
-        return X, y
-
     def _targets(self, y: np.ndarray, first: bool, classes: Any) -> np.ndarray:
         """One-hot targets for ``y``; on the first call also sets ``classes_`` (from
         ``classes`` if given, else from ``y``)."""
@@ -351,30 +362,6 @@ class TinyNetClassifier(ClassifierMixin, _TinyNetBase):  # type: ignore[misc]
         targets = np.zeros((len(y), len(self.classes_)))
         targets[np.arange(len(y)), index] = 1.0
         return targets
-
-    def fit(self, X: ArrayLike, y: ArrayLike) -> TinyNetClassifier:
-        """Train a new network on ``X, y`` for ``epochs`` epochs.
-
-        Parameters
-        ----------
-        X : array_like, shape (n_samples, n_features)
-            The training inputs.
-        y : array_like, shape (n_samples,)
-            The labels: at least two classes.
-
-        Returns
-        -------
-        TinyNetClassifier
-            This estimator, fitted.
-
-        Raises
-        ------
-        FloatingPointError
-            If training diverged (try a smaller ``learning_rate`` or scaled inputs). The
-            estimator then keeps the attributes it had.
-        """
-        result: TinyNetClassifier = self._fit(X, y, incremental=False)
-        return result
 
     def partial_fit(
         self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None
@@ -492,17 +479,12 @@ class TinyNetRegressor(RegressorMixin, _TinyNetBase):  # type: ignore[misc]
     )
 
     _output = "linear"
+    _y_checks: ClassVar[dict[str, bool]] = {"multi_output": True, "y_numeric": True}
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
-
-    def _check_data(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(
-            self, X, y, reset=reset, dtype=_X_DTYPES, multi_output=True, y_numeric=True
-        )
-        return X, y
 
     def _targets(self, y: np.ndarray, first: bool, classes: Any) -> np.ndarray:
         """``y`` as 2-D targets; on the first call also sets ``n_outputs_``."""
@@ -516,30 +498,6 @@ class TinyNetRegressor(RegressorMixin, _TinyNetBase):  # type: ignore[misc]
                 f"with {self.n_outputs_}"
             )
         return targets
-
-    def fit(self, X: ArrayLike, y: ArrayLike) -> TinyNetRegressor:
-        """Train a new network on ``X, y`` for ``epochs`` epochs.
-
-        Parameters
-        ----------
-        X : array_like, shape (n_samples, n_features)
-            The training inputs.
-        y : array_like, shape (n_samples,) or (n_samples, n_outputs)
-            The targets, used as they are (not scaled).
-
-        Returns
-        -------
-        TinyNetRegressor
-            This estimator, fitted.
-
-        Raises
-        ------
-        FloatingPointError
-            If training diverged (try a smaller ``learning_rate``, or scale ``X`` and
-            ``y``). The estimator then keeps the attributes it had.
-        """
-        result: TinyNetRegressor = self._fit(X, y, incremental=False)
-        return result
 
     def partial_fit(self, X: ArrayLike, y: ArrayLike) -> TinyNetRegressor:
         """Train the network for one epoch over ``X, y``; on the first call (or before any
