@@ -716,7 +716,10 @@ def cases(draw: st.DrawFn) -> Case:
         "nesterov": draw(st.booleans()),
         "l2": draw(st.just(0.0) | st.floats(0.0, 0.5)),
         "dropout": draw(st.just(0.0) | st.floats(0.0, 0.7)) if hidden else 0.0,
-        "clip": draw(st.none() | st.floats(0.01, 1.0)),
+        # relu: clipped deltas of +-clip cancel to 0 in one summing order and to 1e-20 in
+        # the other, and a bias that close to 0 meets a dead unit's exact 0 at the kink
+        # (relu' 0 or 1): the same jump as below. Covered with fixed data instead.
+        "clip": draw(st.none() | st.floats(0.01, 1.0)) if activation != "relu" else None,
     }
     if draw(st.booleans()):
         n_val = draw(st.integers(1, 8))
