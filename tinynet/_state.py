@@ -15,18 +15,16 @@ import numpy as np
 from tinynet._layout import n_params
 from tinynet._settings import (
     BACKEND_NAMES,
-    HIDDEN_ACTIVATIONS,
     HISTORY_KEYS,
     INITS,
-    OUTPUT_ACTIVATIONS,
 )
 from tinynet._validation import (
+    SUPPORTED_DTYPES,
     all_finite,
-    check_bool,
+    check_architecture,
     check_choice,
     check_dtype,
     check_int,
-    check_layer_sizes,
 )
 
 # The version of the record's layout; a reader refuses records of any other version.
@@ -68,12 +66,12 @@ def check_state(state: Any) -> dict[str, Any]:
         raise ValueError(
             f"version {version} is not supported; this tinynet reads version {STATE_VERSION}"
         )
-    layer_sizes = check_layer_sizes(state["layers"])
-    dtype = check_dtype(check_choice("dtype", state["dtype"], ("float32", "float64")))
-    bias = check_bool("bias", state["bias"])
-    output = check_choice("output", state["output"], OUTPUT_ACTIVATIONS)
-    if output == "softmax" and layer_sizes[-1] < 2:
-        raise ValueError("output 'softmax' needs at least 2 output units")
+    architecture = check_architecture(
+        state["layers"], state["activation"], state["output"], state["bias"]
+    )
+    layer_sizes, bias = architecture.layer_sizes, architecture.bias
+    dtype_names = tuple(dtype.name for dtype in SUPPORTED_DTYPES)
+    dtype = check_dtype(check_choice("dtype", state["dtype"], dtype_names))
     key = check_int("key", state["key"], minimum=0)
     if key >= 2**64:
         raise ValueError(f"key must be below 2**64, got {key}")
@@ -86,8 +84,8 @@ def check_state(state: Any) -> dict[str, Any]:
     return {
         "version": version,
         "layers": layer_sizes.tolist(),
-        "activation": check_choice("activation", state["activation"], HIDDEN_ACTIVATIONS),
-        "output": output,
+        "activation": architecture.activation,
+        "output": architecture.output,
         "bias": bias,
         "dtype": dtype.name,
         "backend": check_choice("backend", state["backend"], BACKEND_NAMES),

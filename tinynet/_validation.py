@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tinynet._layout import n_params
+from tinynet._settings import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, Architecture
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -37,6 +38,23 @@ def check_layer_sizes(layers: Any) -> np.ndarray:
     if max(largest, sum(sizes)) * 8 > sys.maxsize:
         raise ValueError(f"layers {sizes} are too large: {largest} parameters")
     return np.array(sizes, dtype=np.intp)
+
+
+def check_architecture(layers: Any, activation: Any, output: Any, bias: Any) -> Architecture:
+    """The layer sizes, activations and bias units of a network, checked together (a softmax
+    output needs two units at least)."""
+    layer_sizes = check_layer_sizes(layers)
+    output = check_choice("output", output, OUTPUT_ACTIVATIONS)
+    if output == "softmax" and layer_sizes[-1] < 2:
+        raise ValueError(
+            f"output 'softmax' needs at least 2 output units, got {int(layer_sizes[-1])}"
+        )
+    return Architecture(
+        layer_sizes=layer_sizes,
+        activation=check_choice("activation", activation, HIDDEN_ACTIVATIONS),
+        output=output,
+        bias=check_bool("bias", bias),
+    )
 
 
 def check_dtype(dtype: Any) -> np.dtype:

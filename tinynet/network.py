@@ -20,10 +20,8 @@ from tinynet._progress import Reporter
 from tinynet._random import derive_key
 from tinynet._settings import (
     BACKEND_NAMES,
-    HIDDEN_ACTIVATIONS,
     HISTORY_KEYS,
     INITS,
-    OUTPUT_ACTIVATIONS,
     Architecture,
     Training,
 )
@@ -32,11 +30,11 @@ from tinynet._validation import (
     as_array,
     as_inputs,
     as_targets,
+    check_architecture,
     check_bool,
     check_choice,
     check_dtype,
     check_int,
-    check_layer_sizes,
     check_positive_real,
     check_real,
     check_seed,
@@ -155,17 +153,8 @@ class Network:
         backend: str = "cython",
         init: str = "uniform",
     ) -> None:
-        layer_sizes = check_layer_sizes(layers)
-        self._architecture = Architecture(
-            layer_sizes=layer_sizes,
-            activation=check_choice("activation", activation, HIDDEN_ACTIVATIONS),
-            output=check_choice("output", output, OUTPUT_ACTIVATIONS),
-            bias=check_bool("bias", bias),
-        )
-        if output == "softmax" and layer_sizes[-1] < 2:
-            raise ValueError(
-                f"output 'softmax' needs at least 2 output units, got {int(layer_sizes[-1])}"
-            )
+        self._architecture = check_architecture(layers, activation, output, bias)
+        layer_sizes, bias = self._architecture.layer_sizes, self._architecture.bias
         self._dtype = check_dtype(dtype)
         self._backend = check_choice("backend", backend, BACKEND_NAMES)
         self._init = check_choice("init", init, INITS)
