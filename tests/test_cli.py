@@ -91,8 +91,15 @@ def test_cli_rejects_zero_repeats(tmp_path):
 def test_cli_help_names_the_bench_command(tmp_path):
     result = run_cli(tmp_path, "--help")
     assert result.returncode == 0, result.stderr
-    assert "bench" in result.stdout
+    assert "python -m tinynet bench" in result.stdout
     assert "--no-speed" in result.stdout
+
+
+def test_cli_bench_is_only_a_first_argument(tmp_path):
+    """``bench`` after an option is a mistake, not the blog's demo run silently."""
+    result = run_cli(tmp_path, "--no-speed", "bench")
+    assert result.returncode == 2
+    assert "unrecognized arguments: bench" in result.stderr
 
 
 def test_cli_bench_passes_its_options_to_the_suite(tmp_path):

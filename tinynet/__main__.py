@@ -71,13 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m tinynet",
         description="Train the blog's networks, print the blog's results and the speed-up "
         "of the compiled core over the numpy reference on the blog's XOR.",
+        epilog="python -m tinynet bench [options] runs the benchmark suite "
+        "(python -m tinynet bench --help: its options).",
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per backend")
     parser.add_argument("--no-speed", action="store_true", help="skip the timing")
-    commands = parser.add_subparsers(title="commands", metavar="{bench}")
-    commands.add_parser(
-        "bench", help="run the benchmark suite (python -m tinynet bench --help: its options)"
-    )
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # every later argument, --help included, is the suite's
         from tinynet.bench.suite import main as bench_main
