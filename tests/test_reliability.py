@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_junk_input import assert_same_state
 
 import tinynet
 from tinynet import _files
@@ -38,14 +39,7 @@ def network(backend: str = "cython", dtype=np.float64) -> tinynet.Network:
 
 def assert_same_network(a: tinynet.Network, b: tinynet.Network) -> None:
     """Bit for bit the same state: options, weights, history and random state."""
-    state_a, state_b = a.__getstate__(), b.__getstate__()
-    assert state_a.keys() == state_b.keys()
-    for key, value in state_a.items():
-        if isinstance(value, np.ndarray):
-            assert value.dtype == state_b[key].dtype, key
-            np.testing.assert_array_equal(value, state_b[key], err_msg=key)
-        else:
-            assert value == state_b[key], key
+    assert_same_state(a.__getstate__(), b.__getstate__())
 
 
 def fresh_fit(backend: str, epochs: int, dtype=np.float64) -> tinynet.Network:
