@@ -48,8 +48,9 @@ uses seed + r for both implementations (the initial weights and the shuffling); 
 over the repeats, which run interleaved after one untimed 1-epoch warm-up of each. Times cover
 building the model and training it, not the test predictions. The speed ratio is
 MLPClassifier's median time over the implementation's (above 1: faster than MLPClassifier).
-MLPClassifier and tinynet's numpy backend use numpy's BLAS, tinynet's compiled core scipy's;
-each may run on several threads.
+MLPClassifier and tinynet's numpy backend use numpy's BLAS, and so does tinynet's compiled core
+when it finds the OpenBLAS numpy's wheel bundles (else scipy's: ``tinynet._core.blas_library()``
+says which); each may run on several threads.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from closeness import TOL_EPS
 
 from tinynet.bench import suite
 
@@ -54,3 +55,7 @@ def test_products_rows_compare_numpy_and_the_core_with_the_products():
     assert row[3:] == ["4.00", "3.00", "2.00x", "1.50"]
     xor = suite.Result(suite.CASES["xor"], "float64", {"numpy": [1.0] * 3, "core": [0.1] * 3})
     assert suite.products_rows([xor]) == []
+
+
+def test_the_suite_checks_contenders_with_the_tests_tolerance():
+    assert suite.TOL_EPS == TOL_EPS

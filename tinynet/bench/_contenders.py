@@ -94,18 +94,23 @@ def blog_loop(
             syn0 += learning_rate * l0.T.dot(l1_delta)
 
 
-def numpy_loop(problem: Problem) -> Run:
-    """The baseline: :func:`blog_loop` in numpy (``exp``'s overflow warning silenced)."""
+def loop_run(loop: Callable[..., None], problem: Problem) -> Run:
+    """``loop`` (:func:`blog_loop` or a compiled twin) from copies of the problem's weights."""
 
     def run(epochs: int) -> list[np.ndarray]:
         syn0, syn1 = (w.copy() for w in problem.weights)
         with np.errstate(over="ignore"):  # exp(-x) overflows for large -x; 1 / inf is 0
-            blog_loop(
+            loop(
                 problem.X, problem.y, syn0, syn1, epochs, problem.learning_rate, problem.batch_size
             )
         return [syn0, syn1]
 
     return run
+
+
+def numpy_loop(problem: Problem) -> Run:
+    """The baseline: :func:`blog_loop` in numpy (``exp``'s overflow warning silenced)."""
+    return loop_run(blog_loop, problem)
 
 
 def blog_xor(problem: Problem) -> Run:
@@ -188,15 +193,7 @@ _compiled_blog_loop = numba.njit(blog_loop) if numba is not None else None
 def numba_loop(problem: Problem) -> Run:
     """:func:`blog_loop` compiled by ``numba.njit``."""
     assert _compiled_blog_loop is not None
-
-    def run(epochs: int) -> list[np.ndarray]:
-        syn0, syn1 = (w.copy() for w in problem.weights)
-        _compiled_blog_loop(
-            problem.X, problem.y, syn0, syn1, epochs, problem.learning_rate, problem.batch_size
-        )
-        return [syn0, syn1]
-
-    return run
+    return loop_run(_compiled_blog_loop, problem)
 
 
 # The optional peers whose library imports, by column name.
