@@ -3,16 +3,15 @@ is found (the default), else scipy's; each must train as the numpy reference doe
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
-from closeness import assert_close, tolerance
 from hypothesis import given, settings
-from kernel_modes import blas_library, matmuls
-from test_backends import DTYPES, problems, train
+from kernel_modes import blas_library
+from test_features import DTYPES, Case, assert_backends_agree, cases
 
-import tinynet
 from tinynet import _blas, _core
 
 
@@ -54,39 +53,33 @@ def test_unknown_libraries_are_refused(name):
 
 
 @pytest.mark.parametrize("library", _core.blas_libraries())
-@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
 @settings(deadline=None, max_examples=25)
-@given(problem=problems())
-def test_every_library_trains_as_the_reference(library, dtype, problem):
-    """Every product through BLAS (whatever its size): a wrong transpose, leading dimension
-    or integer width in the call would fail this."""
-    with blas_library(library), matmuls("blas"):
-        core = train(problem, "cython", dtype)
-        out = core.predict(problem.X)
-    reference = train(problem, "numpy", dtype)
-    tol = tolerance(dtype)
-    for i, (w_core, w_ref) in enumerate(zip(core.weights, reference.weights, strict=True)):
-        assert_close(w_core, w_ref, tol, f"weights[{i}]")
-    assert_close(core.history["loss"], reference.history["loss"], tol, "loss")
-    assert_close(out, reference.predict(problem.X), tol, "predict")
+@given(case=cases())
+def test_every_library_trains_as_the_reference(library, case):
+    """Every product through BLAS (whatever its size), with every option: a wrong
+    transpose, leading dimension or integer width in the call would fail this."""
+    with blas_library(library):
+        assert_backends_agree(dataclasses.replace(case, matmuls="blas"))
 
 
+@pytest.mark.parametrize("library", _core.blas_libraries())
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
-def test_the_libraries_agree_on_big_products(dtype):
+def test_every_library_takes_the_big_products_by_default(library, dtype):
     """Mini-batches of a 64-48-10 network with bias and momentum: products of up to 32 x 64 x
-    48, the shapes BLAS takes by default."""
+    48, which go to BLAS with the default crossover."""
     rng = np.random.default_rng(3)
-    X = rng.standard_normal((96, 64)) / 8
-    y = np.eye(10)[rng.integers(0, 10, 96)]
-    results = []
-    for library in _core.blas_libraries():
-        with blas_library(library):
-            net = tinynet.Network([64, 48, 10], seed=2, dtype=dtype, bias=True)
-            net.fit(X, y, epochs=5, batch_size=32, learning_rate=0.05, momentum=0.5)
-            results.append(net)
-    reference = tinynet.Network([64, 48, 10], seed=2, dtype=dtype, bias=True, backend="numpy")
-    reference.fit(X, y, epochs=5, batch_size=32, learning_rate=0.05, momentum=0.5)
-    for net in results:
-        pairs = zip(net.weights + net.biases, reference.weights + reference.biases, strict=True)
-        for w, w_ref in pairs:
-            assert_close(w, w_ref, tolerance(dtype), "weights")
+    case = Case(
+        [64, 48, 10],
+        "sigmoid",
+        "sigmoid",
+        True,
+        dtype,
+        seed=2,
+        X=rng.standard_normal((96, 64)) / 8,
+        y=np.eye(10)[rng.integers(0, 10, 96)],
+        epochs=5,
+        options={"batch_size": 32, "learning_rate": 0.05, "momentum": 0.5},
+        matmuls="default",
+    )
+    with blas_library(library):
+        assert_backends_agree(case)

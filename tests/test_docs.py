@@ -6,8 +6,12 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module_name", ["tinynet", "tinynet.network", "tinynet.callbacks"])
+@pytest.mark.parametrize(
+    "module_name", ["tinynet", "tinynet.network", "tinynet.callbacks", "tinynet.sklearn"]
+)
 def test_doctests(module_name):
+    if module_name == "tinynet.sklearn":
+        pytest.importorskip("sklearn")
     module = importlib.import_module(module_name)
     failed, attempted = doctest.testmod(module, report=True)
     assert attempted > 0, f"{module_name} has no doctests"

@@ -1,7 +1,6 @@
 """The scikit-learn estimators of tinynet.sklearn: scikit-learn's own estimator checks, and
 their use as classifiers and regressors, in pipelines and searches, pickled and cloned."""
 
-import doctest
 import pickle
 
 import pytest
@@ -39,12 +38,6 @@ def linear_data(n_samples=200, n_outputs=None, seed=0):
     X = rng.standard_normal((n_samples, 3))
     coef = np.array([0.5, -1.0, 0.25]) if n_outputs is None else rng.normal(size=(3, n_outputs))
     return X, X @ coef + 0.3
-
-
-def test_doctests():
-    failed, attempted = doctest.testmod(tinynet.sklearn, report=True)
-    assert attempted > 0
-    assert failed == 0, f"{failed} of {attempted} doctest examples failed"
 
 
 # --- the classifier ----------------------------------------------------------------------
