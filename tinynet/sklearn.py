@@ -317,7 +317,7 @@ class TinyNetClassifier(ClassifierMixin, _TinyNetBase):  # type: ignore[misc]
     See Also
     --------
     TinyNetRegressor : The regressor.
-    sklearn.neural_network.MLPClassifier : scikit-learn's own.
+    sklearn.neural_network.MLPClassifier : The multi-layer perceptron of scikit-learn.
 
     Examples
     --------
@@ -398,6 +398,7 @@ class TinyNetClassifier(ClassifierMixin, _TinyNetBase):  # type: ignore[misc]
         Parameters
         ----------
         X : array_like, shape (n_samples, n_features)
+            The inputs.
 
         Returns
         -------
@@ -412,6 +413,7 @@ class TinyNetClassifier(ClassifierMixin, _TinyNetBase):  # type: ignore[misc]
         Parameters
         ----------
         X : array_like, shape (n_samples, n_features)
+            The inputs.
 
         Returns
         -------
@@ -428,6 +430,7 @@ class TinyNetClassifier(ClassifierMixin, _TinyNetBase):  # type: ignore[misc]
         Parameters
         ----------
         X : array_like, shape (n_samples, n_features)
+            The inputs.
 
         Returns
         -------
@@ -465,7 +468,7 @@ class TinyNetRegressor(RegressorMixin, _TinyNetBase):  # type: ignore[misc]
     See Also
     --------
     TinyNetClassifier : The classifier.
-    sklearn.neural_network.MLPRegressor : scikit-learn's own.
+    sklearn.neural_network.MLPRegressor : The multi-layer perceptron of scikit-learn.
 
     Examples
     --------
@@ -527,6 +530,7 @@ class TinyNetRegressor(RegressorMixin, _TinyNetBase):  # type: ignore[misc]
         Parameters
         ----------
         X : array_like, shape (n_samples, n_features)
+            The inputs.
 
         Returns
         -------
