@@ -25,11 +25,8 @@ except OSError:
 
 
 class BuildExt(build_ext):
-    """build_ext, forced when the build's kind changed, and recording it when done."""
-
-    def finalize_options(self):
-        super().finalize_options()
-        self.force = self.force or KIND_CHANGED
+    """build_ext, recording the build's kind when done. (A change of kind needs no more:
+    cythonize, forced, writes a new _core.cpp, and build_ext recompiles what is older.)"""
 
     def run(self):
         super().run()
@@ -77,6 +74,7 @@ extensions = [
             "csrc/tinynet_clock.hh",
             "csrc/tinynet_kernels.hh",
             "csrc/tinynet_random.hh",
+            "csrc/tinynet_small.hh",
             "csrc/tinynet_vmath.hh",
             "tinynet/_kernels.pxd",
         ],
