@@ -69,15 +69,7 @@ extensions = [
         "tinynet._core",
         sources=["tinynet/_core.pyx"],
         include_dirs=["csrc"],
-        depends=[
-            "csrc/tinynet_blas.hh",
-            "csrc/tinynet_clock.hh",
-            "csrc/tinynet_kernels.hh",
-            "csrc/tinynet_random.hh",
-            "csrc/tinynet_small.hh",
-            "csrc/tinynet_vmath.hh",
-            "tinynet/_kernels.pxd",
-        ],
+        depends=[*sorted(str(path) for path in Path("csrc").glob("*.hh")), "tinynet/_kernels.pxd"],
         language="c++",
         extra_compile_args=extra_compile_args,
         # Read back as tinynet._core.BOUNDS_CHECKED, so a test run can say what it tested.

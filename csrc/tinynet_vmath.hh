@@ -1,11 +1,11 @@
 // Vectorisable exp, sigmoid and tanh over arrays, within a few ulp of the correctly rounded
-// results, and the choice at run time of the widest instruction set the CPU has.
+// results, and the check for non-finite values, in one table of kernels per instruction set.
 //
 // libm's exp is a scalar call (~3.5 ns here); these are branch-free polynomials the compiler
 // vectorises, ~1 ns or less per element. Each array kernel is compiled three times, for
-// x86-64 (SSE2), x86-64-v3 (AVX2) and x86-64-v4 (AVX-512), and `use_isa` points the kernel
-// table at one of them: wheels need not assume the build machine's CPU. The build turns off
-// floating-point contraction (-ffp-contract=off), so the three give identical results.
+// x86-64 (SSE2), x86-64-v3 (AVX2) and x86-64-v4 (AVX-512) (tinynet_platform.hh), and each
+// fit's Machine holds the table of the one its plan chose. The build turns off floating-point
+// contraction (-ffp-contract=off), so the three give identical results.
 #ifndef TINYNET_VMATH_HH
 #define TINYNET_VMATH_HH
 
@@ -13,22 +13,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "tinynet_platform.hh"
+
 namespace tinynet {
-
-#if defined(__GNUC__)
-#define TINYNET_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define TINYNET_ALWAYS_INLINE inline
-#endif
-
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(_M_X64))
-#define TINYNET_X86_DISPATCH 1
-#define TINYNET_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
-#define TINYNET_TARGET_V4 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
-#else
-#define TINYNET_X86_DISPATCH 0
-#endif
-
 namespace vmath {
 
 // What exp and expm1 need to know of each format: its bits' integer type, the width of
@@ -228,52 +215,15 @@ TINYNET_VMATH_KERNELS(X86V4, TINYNET_TARGET_V4)
 #endif
 #undef TINYNET_VMATH_KERNELS
 
-// Instruction sets, widest last; use_isa takes any of them the CPU has.
-enum Isa { kBaseline = 0, kX86V3 = 1, kX86V4 = 2 };
-
-inline Isa current_isa = kBaseline;  // the instruction set of the tables below
-inline Kernels<double> kernels_f64 = Baseline<double>::table();
-inline Kernels<float> kernels_f32 = Baseline<float>::table();
-
-inline const Kernels<double>& kernels(double) { return kernels_f64; }
-inline const Kernels<float>& kernels(float) { return kernels_f32; }
-
-// The widest instruction set this CPU runs.
-inline Isa best_isa() {
+// The kernels compiled for `isa` (which the CPU must run).
+template <typename T>
+inline Kernels<T> kernels_for(Isa isa) {
 #if TINYNET_X86_DISPATCH
-    // Feature by feature: the level names ("x86-64-v3") need GCC 12 or LLVM 18.
-    __builtin_cpu_init();
-    const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                    __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("avx");
-    const bool v4 = v3 && __builtin_cpu_supports("avx512f") &&
-                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd") &&
-                    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-    if (v4) return kX86V4;
-    if (v3) return kX86V3;
+    if (isa == kX86V4) return X86V4<T>::table();
+    if (isa == kX86V3) return X86V3<T>::table();
 #endif
-    return kBaseline;
-}
-
-// Point the kernel tables at `isa`'s kernels; false (and no change) if the CPU lacks it.
-// Not thread-safe: called when the module loads, and by tests.
-inline bool use_isa(Isa isa) {
-    if (isa < kBaseline || isa > best_isa()) return false;
-    current_isa = isa;
-#if TINYNET_X86_DISPATCH
-    if (isa == kX86V4) {
-        kernels_f64 = X86V4<double>::table();
-        kernels_f32 = X86V4<float>::table();
-        return true;
-    }
-    if (isa == kX86V3) {
-        kernels_f64 = X86V3<double>::table();
-        kernels_f32 = X86V3<float>::table();
-        return true;
-    }
-#endif
-    kernels_f64 = Baseline<double>::table();
-    kernels_f32 = Baseline<float>::table();
-    return true;
+    (void)isa;
+    return Baseline<T>::table();
 }
 
 }  // namespace vmath

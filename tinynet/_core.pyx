@@ -1,21 +1,20 @@
 """The compiled core: the blog's training loop over typed memoryviews.
 
-A :class:`Trainer` holds one ``fit``'s buffers (layer outputs, deltas, the update step,
-momentum, shuffled batches), allocated once when it is made; each :meth:`Trainer.run`
-then trains for a number of epochs inside one ``nogil`` block, allocating nothing, and
-taking the GIL only to look for Ctrl-C every 20 ms (in the main thread). An epoch that
-is interrupted, or that ends with a non-finite measure or weight, is rolled back to the
-weights it started from. Matrix products of at least :func:`blas_crossover` multiply-adds
-go to BLAS (numpy's bundled OpenBLAS if found, else scipy's; see :func:`blas_libraries`),
-smaller ones to the kernels' loops; the elementwise kernels run in the widest instruction
-set the CPU has.
-The network's parameters live in one flat, C-contiguous vector (see ``tinynet._layout``):
-synapse ``i`` is a block of ``layer_sizes[i]`` rows of weights, plus one row of biases if
-the network has bias units, of ``layer_sizes[i + 1]`` columns, after the blocks before it.
-Networks no wider than ``SMALL_MAX_UNITS`` trained on full batches take a shorter road
-(``csrc/tinynet_small.hh``): a whole epoch in one call compiled for the CPU's instruction
-set, on a copy of the weights with every row padded to that width, written back when the
-run ends; the results are the same as the general loop's without BLAS.
+A :class:`Trainer` holds one ``fit``'s plan (``tinynet._plan``: the road, the layout, the
+BLAS and the instruction set, as a C++ ``Machine`` record) and its buffers (layer outputs,
+deltas, the update step, momentum, shuffled batches), allocated once when it is made; each
+:meth:`Trainer.run` then trains for a number of epochs inside one ``nogil`` block,
+allocating nothing, and taking the GIL only to look for Ctrl-C every 20 ms (in the main
+thread). An epoch that is interrupted, or that ends with a non-finite measure or weight, is
+rolled back to the weights it started from.
+
+The network's parameters live in one flat, C-contiguous vector whose layout
+``tinynet._layout`` computes: synapse ``i`` is a block of ``layer_sizes[i]`` rows of
+weights, plus one row of biases if the network has bias units, of ``layer_sizes[i + 1]``
+columns, after the blocks before it. Networks the plan sends down the small networks' road
+(``csrc/tinynet_road_small.hh``) train a whole epoch per call, on a copy of the weights with
+every row padded, written back when the run ends; the results are the same as the general
+loop's.
 
 These functions trust their caller (:class:`tinynet.Network`) for dtypes and contents; they
 still check every shape they index with, since bounds checks are compiled out.
@@ -35,35 +34,48 @@ from tinynet._blas import numpy_gemm
 
 from tinynet._kernels cimport (
     Activation,
+    Fit,
+    Gemm,
+    Machine,
     SignalClock,
+    Sgd,
     all_finite,
+    best_isa,
     clip_all,
     column_sums,
     copy_all,
-    decay,
+    dgemm64_t,
+    dgemm_t,
     drop_units,
     exp_all,
     forward_layer,
     gather_rows,
     hidden_delta,
+    kAvailable,
+    kBaseline,
+    kDefaultCrossover,
     kLinear,
+    kMaxLanes,
     kRelu,
     kSigmoid,
     kSoftmax,
     kTanh,
-    momentum_update,
+    kX86V3,
+    kX86V4,
     output_delta,
+    pad_all,
     random_order,
+    run_epoch,
+    sgemm64_t,
+    sgemm_t,
     sigmoid_all,
+    take_steps,
     tanh_all,
     transpose_dot,
     transpose_dot_update,
-    update,
+    unpad_all,
 )
-from tinynet._kernels cimport best_isa, current_isa, kBaseline, kX86V3, kX86V4, use_isa
-from tinynet._kernels cimport Plan, kAvailable, kMaxLanes, pad_all, run_epoch, unpad_all
 
-cimport tinynet._kernels as kernels
 from scipy.linalg.cython_blas cimport dgemm as scipy_dgemm, sgemm as scipy_sgemm
 
 ACTIVATIONS = {
@@ -78,18 +90,17 @@ BOUNDS_CHECKED = bool(TINYNET_BOUNDS_CHECKED)
 
 # The instruction sets the elementwise kernels are compiled for, narrowest first.
 INSTRUCTION_SETS = {"baseline": kBaseline, "x86-64-v3": kX86V3, "x86-64-v4": kX86V4}
-use_isa(best_isa())
 
-# The widest layer, and the most rows, of a full-batch fit that takes the small networks' road
-# (where the general loop's bookkeeping, not its arithmetic, is most of an epoch); it also
-# needs every product to be below blas_crossover().
+# The widest layer of a network that may take the small networks' road (tinynet._plan
+# decides which fits do), and whether this compiler built it.
 SMALL_MAX_UNITS = kMaxLanes
-SMALL_MAX_ROWS = 256
-cdef bint small_road = kAvailable  # see set_small_road
+SMALL_ROAD_BUILT = bool(kAvailable)
 
-# Big matrix products go to BLAS (see csrc/tinynet_blas.hh): numpy's if found, else scipy's.
-kernels.dgemm = <kernels.dgemm_t>scipy_dgemm
-kernels.sgemm = <kernels.sgemm_t>scipy_sgemm
+# Matrix products of at least this many multiply-adds go to BLAS, unless a fit's plan says
+# otherwise (csrc/tinynet_blas.hh).
+DEFAULT_BLAS_CROSSOVER = kDefaultCrossover
+
+# The ILP64 OpenBLAS numpy's wheel bundles, if found (tinynet._blas); scipy's is always there.
 NUMPY_GEMM = numpy_gemm()
 
 
@@ -100,25 +111,52 @@ def blas_libraries():
     return (["numpy"] if NUMPY_GEMM is not None else []) + ["scipy"]
 
 
+def instruction_sets():
+    """The instruction sets this CPU runs, of those the elementwise kernels are compiled for,
+    narrowest first."""
+    return [name for name, isa in INSTRUCTION_SETS.items() if isa <= best_isa()]
+
+
 def blas_library():
-    """Which of :func:`blas_libraries` the matrix products go to."""
-    return "numpy" if kernels.dgemm64 != NULL else "scipy"
+    """Which of :func:`blas_libraries` a fit started here sends its products to (the default,
+    unless ``tinynet._plan.forced`` chose another)."""
+    from tinynet._plan import choices
+    return choices().blas_library
 
 
-def use_blas_library(str name):
-    """Send the matrix products to ``name``, one of :func:`blas_libraries`, for tests and
-    benchmarks. Not thread-safe: no fit may be running."""
-    if name not in blas_libraries():
-        raise ValueError(f"BLAS library {name!r} is not available: {blas_libraries()}")
-    if name == "numpy":
-        kernels.dgemm64 = <kernels.dgemm64_t><size_t>NUMPY_GEMM.dgemm
-        kernels.sgemm64 = <kernels.sgemm64_t><size_t>NUMPY_GEMM.sgemm
-    else:
-        kernels.dgemm64 = NULL
-        kernels.sgemm64 = NULL
+def instruction_set():
+    """The instruction set of a fit started here: the widest this CPU runs, unless
+    ``tinynet._plan.forced`` chose another."""
+    from tinynet._plan import choices
+    return choices().instruction_set
 
 
-use_blas_library(blas_libraries()[0])
+def blas_crossover():
+    """The number of multiply-adds from which a fit started here sends a product to BLAS."""
+    from tinynet._plan import choices
+    return choices().blas_crossover
+
+
+cdef Machine machine_for(choices) except *:
+    """The Machine record of a plan's choices (see tinynet._plan.Choices)."""
+    cdef Machine m
+    isa = INSTRUCTION_SETS[choices.instruction_set]
+    if isa > best_isa():  # the kernels would fault
+        raise ValueError(f"this CPU does not run {choices.instruction_set}")
+    m.use_isa(isa)
+    m.gemm.dgemm = <dgemm_t>scipy_dgemm
+    m.gemm.sgemm = <sgemm_t>scipy_sgemm
+    if choices.blas_library == "numpy":
+        if NUMPY_GEMM is None:
+            raise ValueError("numpy's BLAS was not found")
+        m.gemm.dgemm64 = <dgemm64_t><size_t>NUMPY_GEMM.dgemm
+        m.gemm.sgemm64 = <sgemm64_t><size_t>NUMPY_GEMM.sgemm
+    elif choices.blas_library != "scipy":
+        raise ValueError(f"unknown BLAS library {choices.blas_library!r}")
+    if choices.blas_crossover < 0:
+        raise ValueError("blas_crossover must be at least 0")
+    m.gemm.crossover = choices.blas_crossover
+    return m
 
 
 cdef struct Net:
@@ -139,14 +177,15 @@ cdef struct Settings:
     uint64_t shuffle_key, dropout_key
 
 
-cdef inline void forward_pass(const Net* net, const floating* l0, const floating* params,
-                       floating** layers, floating** slopes, floating* log_out, Py_ssize_t n,
-                       const Settings* dropout, uint64_t first_row) noexcept nogil:
+cdef inline void forward_pass(const Machine* m, const Net* net, const floating* l0,
+                              const floating* params, floating** layers, floating** slopes,
+                              floating* log_out, Py_ssize_t n, const Settings* s,
+                              uint64_t first_row) noexcept nogil:
     """layers[i + 1] = f(layers[i] . syn_i + bias_i) for each synapse, layers[0] being l0.
 
-    With ``slopes`` (not NULL), the hidden layers are dropped out as ``dropout`` says, rows
-    counted from ``first_row``, and ``slopes[i]`` receives layer i's slopes. ``log_out``
-    (or NULL) receives the log-probabilities of a softmax output.
+    With ``slopes`` (not NULL), the hidden layers are dropped out as the settings ``s``
+    say, rows counted from ``first_row``, and ``slopes[i]`` receives layer i's slopes.
+    ``log_out`` (or NULL) receives the log-probabilities of a softmax output.
     """
     cdef Py_ssize_t i, k, j, unit = 0, last = net.n_synapses - 1
     cdef const floating* l_prev = l0
@@ -155,79 +194,77 @@ cdef inline void forward_pass(const Net* net, const floating* l0, const floating
         k = net.sizes[i]
         j = net.sizes[i + 1]
         syn = params + net.offsets[i]
-        forward_layer(net.output if i == last else net.hidden, l_prev, syn,
+        forward_layer(m[0], net.output if i == last else net.hidden, l_prev, syn,
                       syn + k * j if net.bias else NULL, layers[i + 1],
                       log_out if i == last else NULL, n, k, j)
         if slopes != NULL and i < last:
-            drop_units(net.hidden, layers[i + 1], slopes[i + 1], n, j, dropout.dropout_key,
-                       first_row, dropout.hidden_units, unit, dropout.dropout,
-                       <floating>dropout.dropout_scale)
+            drop_units(net.hidden, layers[i + 1], slopes[i + 1], n, j, s.dropout_key,
+                       first_row, s.hidden_units, unit, s.dropout, <floating>s.dropout_scale)
             unit += j
         l_prev = layers[i + 1]
 
 
-cdef inline void backward_pass(const Net* net, const Settings* s, const floating* l0,
-                        floating* params, floating* velocity, floating** layers,
-                        floating** deltas, floating** slopes, floating* step,
-                        Py_ssize_t n) noexcept nogil:
+cdef inline void backward_pass(const Machine* m, const Net* net, const Settings* s,
+                               const Sgd[floating]* rule, const floating* l0, floating* params,
+                               floating* velocity, floating** layers, floating** deltas,
+                               floating** slopes, floating* step, Py_ssize_t n) noexcept nogil:
     """Update every synapse from the output down, given the output delta in deltas[-1].
 
-    Each synapse first sends the delta back to the layer below it, then takes its update
-    ``syn_i += learning_rate * (layers[i].T . deltas[i + 1] - l2 * syn_i)`` (through the
-    velocity with momentum): the blog's order, in which every delta is computed with the
-    weights of the forward pass.
+    Each synapse first sends the delta back to the layer below it, then takes its step
+    ``layers[i].T . deltas[i + 1]`` (and its biases the column sums of the delta) by the
+    fit's update rule (csrc/tinynet_optimizer.hh): the blog's order, in which every delta is
+    computed with the weights of the forward pass.
     """
     # Local copies: the compiler cannot tell that the weight updates leave them alone.
-    cdef floating learning_rate = <floating>s.learning_rate, momentum = <floating>s.momentum
-    cdef floating l2 = <floating>s.l2, clip = <floating>s.clip
-    cdef bint bias = net.bias, nesterov = s.nesterov
+    cdef floating clip = <floating>s.clip
+    cdef bint bias = net.bias, momentum = s.momentum != 0
+    cdef bint blog = s.l2 == 0 and not momentum and not bias
     cdef Activation hidden = net.hidden
-    cdef Py_ssize_t i, k, j, size
+    cdef Py_ssize_t i, k, j
     cdef floating* syn
+    cdef floating* syn_velocity = NULL
     cdef const floating* l_prev
     for i in range(net.n_synapses - 1, -1, -1):
         k = net.sizes[i]
         j = net.sizes[i + 1]
         syn = params + net.offsets[i]
         if i > 0:
-            hidden_delta(hidden, deltas[i + 1], syn, layers[i],
+            hidden_delta(m[0], hidden, deltas[i + 1], syn, layers[i],
                          slopes[i] if slopes != NULL else NULL, deltas[i], n, k, j)
             if clip > 0:
                 clip_all(deltas[i], n * k, clip)
             l_prev = layers[i]
         else:
             l_prev = l0
-        if l2 == 0 and momentum == 0 and not bias:
-            # The blog's update, without a pass through the step buffer.
-            transpose_dot_update(l_prev, deltas[i + 1], syn, step, n, k, j, learning_rate)
+        if blog:
+            # The blog's update, fused into the product (one gemm through BLAS).
+            transpose_dot_update(m[0], l_prev, deltas[i + 1], syn, step, n, k, j,
+                                 rule.learning_rate)
             continue
-        transpose_dot(l_prev, deltas[i + 1], step, n, k, j)
-        if l2 != 0:
-            decay(step, syn, k * j, l2)
-        size = k * j
+        if momentum:
+            syn_velocity = velocity + net.offsets[i]
+        transpose_dot(m[0], l_prev, deltas[i + 1], step, n, k, j)
+        take_steps(rule[0], syn, syn_velocity, step, k * j, True)
         if bias:
-            column_sums(deltas[i + 1], step + size, n, j)
-            size += j
-        if momentum != 0:
-            momentum_update(syn, velocity + net.offsets[i], step, size, learning_rate, momentum,
-                            nesterov)
-        else:
-            update(syn, step, size, learning_rate)
+            column_sums(deltas[i + 1], step, n, j)
+            take_steps(rule[0], syn + k * j, syn_velocity + k * j if momentum else NULL, step,
+                       j, False)
 
 
-cdef Py_ssize_t[::1] block_offsets(const Py_ssize_t[::1] layer_sizes, bint bias):
-    """Where each synapse's block starts in the parameter vector; the last entry is its
-    length."""
-    cdef Py_ssize_t n_synapses = layer_sizes.shape[0] - 1
-    cdef Py_ssize_t[::1] offsets = np.zeros(n_synapses + 1, dtype=np.intp)
-    cdef Py_ssize_t i
-    if n_synapses < 1:
-        raise ValueError("layer_sizes needs at least two entries")
+cdef const Py_ssize_t[::1] checked_offsets(const Py_ssize_t[::1] layer_sizes,
+                                           offsets, bint bias):
+    """``offsets`` (a plan's, from tinynet._layout), once checked against the layer sizes:
+    the loops index the parameter vector with them."""
+    cdef const Py_ssize_t[::1] checked = np.ascontiguousarray(offsets, dtype=np.intp)
+    cdef Py_ssize_t i, n_synapses = layer_sizes.shape[0] - 1
+    if n_synapses < 1 or checked.shape[0] != n_synapses + 1 or checked[0] != 0:
+        raise ValueError("the offsets do not match the layer sizes")
     for i in range(n_synapses):
         if layer_sizes[i] < 1 or layer_sizes[i + 1] < 1:
             raise ValueError("every layer size must be positive")
-        offsets[i + 1] = offsets[i] + (layer_sizes[i] + bias) * layer_sizes[i + 1]
-    return offsets
+        if checked[i + 1] - checked[i] != (layer_sizes[i] + bias) * layer_sizes[i + 1]:
+            raise ValueError("the offsets do not match the layer sizes")
+    return checked
 
 
 cdef Net describe(architecture, const Py_ssize_t[::1] sizes,
@@ -261,27 +298,31 @@ cdef void point_into(floating[::1] buffer, const Py_ssize_t[::1] layer_sizes, Py
 
 cdef class Trainer:
     """Trains a parameter vector in place, epoch after epoch, for one ``fit``: the compiled
-    twin of :class:`tinynet.reference.Trainer`, with the same arguments. Every buffer is
-    allocated here, once; each :meth:`run` only lists pointers into them (one small vector
-    per kind of buffer) and then allocates nothing, whatever the number of epochs.
+    twin of :class:`tinynet.reference.Trainer`, with the same arguments. It makes the fit's
+    plan (:func:`tinynet._plan.make_plan`) and keeps it; every buffer is allocated here,
+    once; each :meth:`run` only lists pointers into them (one small vector per kind of
+    buffer) and then allocates nothing, whatever the number of epochs.
     """
 
-    cdef readonly object X, y, params, X_val, y_val
+    cdef readonly object X, y, params, X_val, y_val, plan
     cdef object layer_sizes, offsets, velocity, layers, deltas, slopes, step
     cdef object batch_X, batch_y, order, sort_keys, val_layers, val_delta, saved
-    cdef object padded, padded_velocity, padded_offsets, transposed_offsets  # small road
+    cdef object padded, padded_velocity  # small road
     cdef object pending  # what a signal handler raised during run, to raise after it
     cdef Net net
     cdef Settings s
+    cdef Machine machine
     cdef readonly Py_ssize_t epoch
-    cdef readonly bint small  # whether run takes the small networks' road
-    cdef Py_ssize_t lanes  # on it, the padded width of every row
 
     def __init__(self, X, y, params, architecture, training, validation=None):
+        from tinynet._plan import make_plan
+
         cdef Py_ssize_t n = X.shape[0], units, hidden_units, n_in, n_out, b
         cdef Settings* s = &self.s
+        self.plan = make_plan(architecture, training, n, validation is not None)
+        self.machine = machine_for(self.plan.machine)
         self.layer_sizes = np.ascontiguousarray(architecture.layer_sizes, dtype=np.intp)
-        self.offsets = np.asarray(block_offsets(self.layer_sizes, architecture.bias))
+        self.offsets = checked_offsets(self.layer_sizes, self.plan.offsets, architecture.bias)
         self.net = describe(architecture, self.layer_sizes, self.offsets)
         cdef Py_ssize_t last = self.net.n_synapses  # (no negative indices: wraparound is off)
         n_in = self.layer_sizes[0]
@@ -314,35 +355,22 @@ cdef class Trainer:
         hidden_units = units - n_out
         s.hidden_units = hidden_units
         b = s.batch_size
-        # Only where the general loop would hand no product to BLAS, so that the two roads
-        # (and predict, which takes the general one) give the same results.
-        self.small = (small_road and b == n and n <= SMALL_MAX_ROWS and s.dropout == 0
-                      and validation is None and int(np.max(self.layer_sizes)) <= kMaxLanes
-                      and self.net.output in (kSigmoid, kLinear)
-                      and n * int(np.max(self.layer_sizes[:last] * self.layer_sizes[1:]))
-                      < kernels.crossover)
         if self.small:
-            # Every row padded to `lanes`; the deltas' padding must start, and stays, zero.
-            self.lanes = 4 if int(np.max(self.layer_sizes)) <= 4 else kMaxLanes
-            # Synapse i's rows (k + bias of them), then the columns (j) of synapses 1..:
-            # block sizes, laid end to end.
-            rows = (self.layer_sizes[:last] + architecture.bias) * self.lanes
-            columns = self.layer_sizes[2:] * self.lanes
-            starts = np.cumsum(np.concatenate(([0], rows, columns)))
-            self.padded_offsets = starts[:last + 1].astype(np.intp)
-            # Entry 0 (the first synapse has no columns) is not used.
-            self.transposed_offsets = np.concatenate(
-                (starts[last:last + 1], starts[last:2 * last - 1])).astype(np.intp)
-            size = int(starts[2 * last - 1])
-            units = last * self.lanes
-            self.padded = workspace(dtype, size)
-            self.padded_velocity = np.zeros(size if s.momentum != 0 else 1, dtype=dtype)
+            check_small_layout(self.plan, self.layer_sizes, b, n)
+            # Every row padded to the plan's lanes; the deltas' padding must start, and
+            # stays, zero.
+            units = last * self.plan.lanes
+            self.padded = workspace(dtype, self.plan.padded_size)
+            self.padded_velocity = np.zeros(
+                self.plan.padded_size if s.momentum != 0 else 1, dtype=dtype)
         self.layers = workspace(dtype, b * units)
         self.deltas = np.zeros(max(b * units, 1), dtype=dtype)
         self.slopes = workspace(dtype, b * hidden_units if s.dropout > 0 else 0)
         self.step = workspace(dtype, int(np.max(np.diff(self.offsets))))
         self.velocity = np.zeros_like(params) if s.momentum != 0 else workspace(dtype, 0)
-        self.saved = workspace(dtype, self.padded.shape[0] if self.small else params.shape[0])
+        # On the small road each epoch writes its weights into `saved` or `padded` in turn,
+        # all of it (see run_small_epochs).
+        self.saved = workspace(dtype, self.plan.padded_size if self.small else params.shape[0])
         self.batch_X = workspace(dtype, b * n_in if s.shuffle else 0)
         self.batch_y = workspace(dtype, b * n_out if s.shuffle else 0)
         self.order = np.zeros(n if s.shuffle else 1, dtype=np.intp)
@@ -358,6 +386,11 @@ cdef class Trainer:
                 raise ValueError("validation data do not match the layer sizes")
             self.val_layers = workspace(dtype, self.X_val.shape[0] * units)
             self.val_delta = workspace(dtype, self.X_val.shape[0] * n_out)
+
+    @property
+    def small(self):
+        """Whether :meth:`run` takes the small networks' road."""
+        return self.plan.lanes > 0
 
     def run(self, Py_ssize_t epochs, double[:, ::1] history):
         """Train for up to ``epochs`` more epochs and return how many were completed.
@@ -399,8 +432,14 @@ cdef bint signalled(Trainer t) noexcept with gil:
 
 cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                            double[:, ::1] history, bint watch) except -1:
+    cdef const Machine* m = &t.machine
     cdef const Net* net = &t.net
     cdef const Settings* s = &t.s
+    cdef Sgd[floating] rule
+    rule.learning_rate = <floating>s.learning_rate
+    rule.momentum = <floating>s.momentum
+    rule.l2 = <floating>s.l2
+    rule.nesterov = s.nesterov
     cdef const floating[:, ::1] X = t.X
     cdef const floating[:, ::1] y = t.y
     cdef floating[::1] layer_buffer = t.layers, delta_buffer = t.deltas
@@ -420,13 +459,16 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     # Without dropout slope_buffer is a one-element placeholder: rows of 0 keep in bounds.
     point_into(slope_buffer, sizes, b if s.dropout > 0 else 0, 1, L, slopes)
     cdef floating** slopes_or_null = slopes.data() if s.dropout > 0 else NULL
+    # A softmax output writes its log-probabilities into the output delta's buffer, which
+    # output_delta reads (for the cross-entropy) and then overwrites with the delta.
+    cdef floating* log_probabilities = deltas[L]
     if t.X_val is not None:
         X_val = t.X_val
         y_val = t.y_val
         n_val = X_val.shape[0]
         point_into(val_layer_buffer, sizes, n_val, 1, L + 1, val_layers)
 
-    cdef Py_ssize_t e, start, m
+    cdef Py_ssize_t e, start, batch
     cdef uint64_t first_row
     cdef const floating* l0
     cdef const floating* targets
@@ -444,26 +486,26 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
             abs_total = loss_total = 0.0
             start = 0
             while start < n:
-                m = min(b, n - start)
+                batch = min(b, n - start)
                 if s.shuffle:
-                    gather_rows(&X[0, 0], &order[start], &batch_X[0], m, n_in)
-                    gather_rows(&y[0, 0], &order[start], &batch_y[0], m, n_out)
+                    gather_rows(&X[0, 0], &order[start], &batch_X[0], batch, n_in)
+                    gather_rows(&y[0, 0], &order[start], &batch_y[0], batch, n_out)
                     l0 = &batch_X[0]
                     targets = &batch_y[0]
                 else:
                     l0 = &X[start, 0]
                     targets = &y[start, 0]
-                forward_pass(net, l0, &params[0], layers.data(), slopes_or_null, deltas[L], m,
-                             s, first_row + start)
-                output_delta(net.output, targets, layers[L], deltas[L], m, n_out,
+                forward_pass(m, net, l0, &params[0], layers.data(), slopes_or_null,
+                             log_probabilities, batch, s, first_row + start)
+                output_delta(net.output, targets, layers[L], deltas[L], batch, n_out,
                              &abs_sum, &loss_sum)
                 abs_total += abs_sum
                 loss_total += loss_sum
                 if s.clip > 0:
-                    clip_all(deltas[L], m * n_out, <floating>s.clip)
-                backward_pass(net, s, l0, &params[0], &velocity[0], layers.data(),
-                              deltas.data(), slopes_or_null, &step[0], m)
-                start += m
+                    clip_all(deltas[L], batch * n_out, <floating>s.clip)
+                backward_pass(m, net, s, &rule, l0, &params[0], &velocity[0], layers.data(),
+                              deltas.data(), slopes_or_null, &step[0], batch)
+                start += batch
                 if start < n and watch and clock.due() and signalled(t):
                     interrupted = True
                     break
@@ -474,14 +516,14 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
             history[e, 1] = abs_total / (n * n_out)
             finite = isfinite(loss_total) and isfinite(abs_total)
             if n_val > 0:
-                forward_pass(net, &X_val[0, 0], &params[0], val_layers.data(), NULL,
+                forward_pass(m, net, &X_val[0, 0], &params[0], val_layers.data(), NULL,
                              &val_delta[0], n_val, s, 0)
                 output_delta(net.output, &y_val[0, 0], val_layers[L], &val_delta[0], n_val,
                              n_out, &abs_sum, &loss_sum)
                 history[e, 2] = loss_sum / n_val
                 history[e, 3] = abs_sum / (n_val * n_out)
                 finite = finite and isfinite(loss_sum) and isfinite(abs_sum)
-            if not (finite and all_finite(&params[0], size)):
+            if not (finite and all_finite(m[0], &params[0], size)):
                 copy_all(&saved[0], &params[0], size)  # diverged: the last finite epoch
                 break
             t.epoch += 1
@@ -491,11 +533,32 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     return completed
 
 
+cdef check_small_layout(plan, const Py_ssize_t[::1] sizes, Py_ssize_t batch_size,
+                        Py_ssize_t n):
+    """Check a small-road plan against the network before its buffers are made from it: the
+    road's kernels index the padded weights with its offsets."""
+    cdef const Py_ssize_t[::1] padded_offsets = plan.padded_offsets
+    cdef const Py_ssize_t[::1] transposed_offsets = plan.transposed_offsets
+    cdef Py_ssize_t L = sizes.shape[0] - 1, lanes = plan.lanes
+    if (lanes != 4 and lanes != kMaxLanes) or batch_size != n:
+        raise ValueError("the small networks' road takes full batches, 4 or 8 lanes wide")
+    if padded_offsets.shape[0] != L + 1 or transposed_offsets.shape[0] != L:
+        raise ValueError("the small networks' offsets do not match the network")
+    # The rows of every synapse, then the columns of every synapse but the first, exactly:
+    # each epoch writes all of the spare buffer, which is then checked for finite values.
+    cdef Py_ssize_t needed = (transposed_offsets[L - 1] + sizes[L] * lanes if L > 1
+                              else padded_offsets[L])
+    if plan.padded_size != needed or max(sizes) > lanes:
+        raise ValueError("the small networks' layout does not match the network")
+
+
 cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                                  double[:, ::1] history, bint watch) except -1:
     """run_epochs on the small networks' road: a whole batch per epoch, on padded weights,
     written back to ``params`` (and the velocity) however the run ends. Each epoch writes
-    its weights into the other of two buffers, so the one it read is its snapshot."""
+    its weights into the other of two buffers, so the one it read is its snapshot. The
+    buffers were made from the plan, checked by check_small_layout."""
+    cdef const Machine* m = &t.machine
     cdef const Net* net = &t.net
     cdef const Settings* s = &t.s
     cdef const floating[:, ::1] X = t.X
@@ -503,35 +566,24 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
     cdef floating[::1] padded = t.padded, saved = t.saved
     cdef floating[::1] velocity = t.velocity, padded_velocity = t.padded_velocity
     cdef floating[::1] layer_buffer = t.layers, delta_buffer = t.deltas
-    cdef const Py_ssize_t[::1] padded_offsets = t.padded_offsets
-    cdef const Py_ssize_t[::1] transposed_offsets = t.transposed_offsets
+    cdef const Py_ssize_t[::1] padded_offsets = t.plan.padded_offsets
+    cdef const Py_ssize_t[::1] transposed_offsets = t.plan.transposed_offsets
     cdef Py_ssize_t n = X.shape[0], L = net.n_synapses, n_out = net.sizes[L]
-    cdef Py_ssize_t size = padded.shape[0], lanes = t.lanes, i, e, completed = 0
-    if padded_offsets.shape[0] != L + 1 or transposed_offsets.shape[0] != L:
-        raise ValueError("the small networks' offsets do not match the network")
-    # The rows of every synapse, then the columns of every synapse but the first, exactly:
-    # each epoch writes all of the spare buffer, which is then checked for finite values.
-    cdef Py_ssize_t needed = (transposed_offsets[L - 1] + net.sizes[L] * lanes if L > 1
-                              else padded_offsets[L])
-    if ((lanes != 4 and lanes != kMaxLanes) or size != needed or saved.shape[0] < size
-            or layer_buffer.shape[0] < L * n * lanes or delta_buffer.shape[0] < L * n * lanes
-            or y.shape[0] != n
-            or (s.momentum != 0 and padded_velocity.shape[0] < size)):
-        raise ValueError("the small networks' buffers do not match the network")
-    cdef Plan[floating] plan
-    plan.n_synapses = L
-    plan.lanes = lanes
-    plan.sizes = net.sizes
-    plan.padded_offsets = &padded_offsets[0]
-    plan.transposed_offsets = &transposed_offsets[0]
-    plan.hidden = net.hidden
-    plan.output = net.output
-    plan.bias = net.bias
-    plan.nesterov = s.nesterov
-    plan.learning_rate = <floating>s.learning_rate
-    plan.momentum = <floating>s.momentum
-    plan.l2 = <floating>s.l2
-    plan.clip = <floating>s.clip
+    cdef Py_ssize_t size = padded.shape[0], lanes = t.plan.lanes, i, e, completed = 0
+    cdef Fit[floating] fit
+    fit.n_synapses = L
+    fit.lanes = lanes
+    fit.sizes = net.sizes
+    fit.padded_offsets = &padded_offsets[0]
+    fit.transposed_offsets = &transposed_offsets[0]
+    fit.hidden = net.hidden
+    fit.output = net.output
+    fit.bias = net.bias
+    fit.rule.learning_rate = <floating>s.learning_rate
+    fit.rule.momentum = <floating>s.momentum
+    fit.rule.l2 = <floating>s.l2
+    fit.rule.nesterov = s.nesterov
+    fit.clip = <floating>s.clip
     cdef vector[floating*] layers, deltas
     layers.assign(L + 1, NULL)
     deltas.assign(L + 1, NULL)
@@ -544,33 +596,37 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
     cdef floating* weights = &padded[0]
     cdef floating* spare = &saved[0]
     with nogil:
-        pad_all(plan, net.offsets, &params[0], weights)
+        pad_all(fit, net.offsets, &params[0], weights)
         if s.momentum != 0:
-            pad_all(plan, net.offsets, &velocity[0], &padded_velocity[0])
+            pad_all(fit, net.offsets, &velocity[0], &padded_velocity[0])
         for e in range(epochs):
-            run_epoch(plan, &X[0, 0], &y[0, 0], n, weights, spare, &padded_velocity[0],
+            run_epoch(m.isa, fit, &X[0, 0], &y[0, 0], n, weights, spare, &padded_velocity[0],
                       layers.data(), deltas.data(), &abs_sum, &loss_sum)
             history[e, 0] = loss_sum / n
             history[e, 1] = abs_sum / (n * n_out)
-            if not (isfinite(loss_sum) and isfinite(abs_sum) and all_finite(spare, size)):
+            if not (isfinite(loss_sum) and isfinite(abs_sum) and all_finite(m[0], spare, size)):
                 break  # diverged: `weights` holds the last finite epoch
             weights, spare = spare, weights
             t.epoch += 1
             completed += 1
             if watch and clock.due() and signalled(t):
                 break
-        unpad_all(plan, net.offsets, weights, &params[0])
+        unpad_all(fit, net.offsets, weights, &params[0])
         if s.momentum != 0:
-            unpad_all(plan, net.offsets, &padded_velocity[0], &velocity[0])
+            unpad_all(fit, net.offsets, &padded_velocity[0], &velocity[0])
     return completed
 
 
 def forward(const floating[:, ::1] X, const floating[::1] params, architecture,
             floating[:, ::1] out):
     """Write the network's output for the rows of ``X`` into ``out``."""
+    from tinynet._plan import forward_plan
+
+    plan = forward_plan(architecture)
+    cdef Machine m = machine_for(plan.machine)
     cdef const Py_ssize_t[::1] sizes = np.ascontiguousarray(
         architecture.layer_sizes, dtype=np.intp)
-    cdef const Py_ssize_t[::1] offsets = block_offsets(sizes, architecture.bias)
+    cdef const Py_ssize_t[::1] offsets = checked_offsets(sizes, plan.offsets, architecture.bias)
     cdef Net net = describe(architecture, sizes, offsets)
     cdef Py_ssize_t n = X.shape[0], L = net.n_synapses
     if n < 1 or X.shape[1] != sizes[0]:
@@ -589,51 +645,15 @@ def forward(const floating[:, ::1] X, const floating[::1] params, architecture,
     point_into(hidden_buffer, sizes, n, 1, L, layers)
     layers[L] = &out[0, 0]
     with nogil:
-        forward_pass(&net, &X[0, 0], &params[0], layers.data(), NULL, NULL, n, NULL, 0)
+        forward_pass(&m, &net, &X[0, 0], &params[0], layers.data(), NULL, NULL, n, NULL, 0)
 
 
-# The elementwise kernels' instruction set, and thin twins of them for testing against numpy.
+# Thin twins of the elementwise kernels, for testing them against numpy, in the instruction
+# set a fit started here would use.
 
-def instruction_sets():
-    """The instruction sets this CPU runs, of those the elementwise kernels are compiled for,
-    narrowest first."""
-    return [name for name, isa in INSTRUCTION_SETS.items() if isa <= best_isa()]
-
-
-def instruction_set():
-    """The instruction set the elementwise kernels use: the widest this CPU runs, unless
-    :func:`use_instruction_set` chose another."""
-    return next(name for name, isa in INSTRUCTION_SETS.items() if isa == current_isa)
-
-
-def use_instruction_set(str name):
-    """Run the elementwise kernels compiled for ``name``, one of :func:`instruction_sets`, for
-    tests and benchmarks. Not thread-safe: no fit may be running."""
-    if name not in INSTRUCTION_SETS:
-        raise ValueError(f"unknown instruction set {name!r}")
-    if not use_isa(INSTRUCTION_SETS[name]):
-        raise ValueError(f"this CPU does not run {name}")
-
-
-def set_small_road(bint enabled):
-    """Whether fits of small networks (see ``SMALL_MAX_UNITS``) made from now on take their
-    own road (the default, where the compiler built it) or the general loop, for tests and
-    benchmarks. Not thread-safe: no fit may be starting."""
-    global small_road
-    small_road = enabled and kAvailable
-
-
-def blas_crossover():
-    """The number of multiply-adds from which a matrix product goes to BLAS."""
-    return kernels.crossover
-
-
-def set_blas_crossover(Py_ssize_t multiply_adds):
-    """Send matrix products of at least ``multiply_adds`` multiply-adds to BLAS (0: all of
-    them), for tests and benchmarks. Not thread-safe: no fit may be running."""
-    if multiply_adds < 0:
-        raise ValueError("multiply_adds must be at least 0")
-    kernels.crossover = multiply_adds
+cdef Machine current_machine() except *:
+    from tinynet._plan import choices
+    return machine_for(choices())
 
 
 cdef bint copy_to(const floating[::1] x, floating[::1] out) except -1:
@@ -648,30 +668,34 @@ cdef bint copy_to(const floating[::1] x, floating[::1] out) except -1:
 
 def sigmoid(const floating[::1] x, floating[::1] out):
     """out = 1 / (1 + exp(-x)) elementwise."""
+    cdef Machine m = current_machine()
     if copy_to(x, out):
         with nogil:
-            sigmoid_all(&out[0], out.shape[0])
+            sigmoid_all(m, &out[0], out.shape[0])
 
 
 def exp(const floating[::1] x, floating[::1] out):
     """out = exp(x) elementwise."""
+    cdef Machine m = current_machine()
     if copy_to(x, out):
         with nogil:
-            exp_all(&out[0], out.shape[0])
+            exp_all(m, &out[0], out.shape[0])
 
 
 def finite(const floating[::1] x):
     """Whether no element of ``x`` is NaN or infinite (the check of every epoch's weights)."""
+    cdef Machine m = current_machine()
     if x.shape[0] == 0:
         return True
     cdef bint result
     with nogil:
-        result = all_finite(&x[0], x.shape[0])
+        result = all_finite(m, &x[0], x.shape[0])
     return result
 
 
 def tanh(const floating[::1] x, floating[::1] out):
     """out = tanh(x) elementwise."""
+    cdef Machine m = current_machine()
     if copy_to(x, out):
         with nogil:
-            tanh_all(&out[0], out.shape[0])
+            tanh_all(m, &out[0], out.shape[0])

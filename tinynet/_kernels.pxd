@@ -1,70 +1,16 @@
-# Declarations of the C++ kernels in csrc/ (see those files for the math).
-# Each is a template over the element type; Cython deduces it from the pointers passed.
+# Declarations of the C++ kernels in csrc/ (see those files for the math), a header each.
+# Each kernel is a template over the element type; Cython deduces it from the pointers.
 
 from libc.stdint cimport int64_t, uint64_t
 
 
-cdef extern from "tinynet_kernels.hh" namespace "tinynet" nogil:
-    enum Activation:
-        kSigmoid
-        kTanh
-        kRelu
-        kLinear
-        kSoftmax
-
-    void sigmoid_all[T](T* x, Py_ssize_t size) noexcept
-    void exp_all[T](T* x, Py_ssize_t size) noexcept
-    void tanh_all[T](T* x, Py_ssize_t size) noexcept
-    void dot[T](const T* a__nk, const T* b__kj, T* c__nj,
-                Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
-    void transpose_dot[T](const T* a__nk, const T* b__nj, T* c__kj,
-                          Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
-    void transpose_dot_update[T](const T* a__nk, const T* b__nj, T* syn__kj, T* step,
-                                 Py_ssize_t n, Py_ssize_t k, Py_ssize_t j,
-                                 T learning_rate) noexcept
-    void forward_layer[T](Activation f, const T* l_prev__nk, const T* syn__kj,
-                          const T* bias__j, T* l__nj, T* log_out__nj,
-                          Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
-    void drop_units[T](Activation f, T* l__nk, T* slopes__nk, Py_ssize_t n, Py_ssize_t k,
-                       uint64_t key, uint64_t first_row, uint64_t row_stride,
-                       uint64_t first_unit, double rate, T scale) noexcept
-    void output_delta[T](Activation f, const T* y, const T* l, T* l_delta, Py_ssize_t n,
-                         Py_ssize_t j, double* abs_error_sum, double* loss_sum) noexcept
-    void hidden_delta[T](Activation f, const T* l_next_delta__nj, const T* syn__kj,
-                         const T* l__nk, const T* slopes__nk, T* l_delta__nk,
-                         Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
-    void clip_all[T](T* delta, Py_ssize_t size, T bound) noexcept
-    void column_sums[T](const T* a__nj, T* sums__j, Py_ssize_t n, Py_ssize_t j) noexcept
-    void decay[T](T* step, const T* syn, Py_ssize_t size, T l2) noexcept
-    void update[T](T* syn, const T* step, Py_ssize_t size, T learning_rate) noexcept
-    void momentum_update[T](T* syn, T* velocity, const T* step, Py_ssize_t size,
-                            T learning_rate, T momentum, bint nesterov) noexcept
-    void gather_rows[T](const T* src__nc, const Py_ssize_t* order, T* dst__mc,
-                        Py_ssize_t m, Py_ssize_t c) noexcept
-    void copy_all[T](const T* src, T* dst, Py_ssize_t size) noexcept
-    bint all_finite[T](const T* x, Py_ssize_t size) noexcept
-
-
-cdef extern from "tinynet_clock.hh" namespace "tinynet" nogil:
-    cdef cppclass SignalClock:
-        SignalClock() noexcept
-        bint due() noexcept
-
-
-cdef extern from "tinynet_random.hh" namespace "tinynet" nogil:
-    void random_order(uint64_t key, uint64_t first, Py_ssize_t* order, uint64_t* sort_keys,
-                      Py_ssize_t n) noexcept
-
-
-cdef extern from "tinynet_vmath.hh" namespace "tinynet::vmath" nogil:
+cdef extern from "tinynet_platform.hh" namespace "tinynet" nogil:
     enum Isa:
         kBaseline
         kX86V3
         kX86V4
 
-    Isa current_isa
     Isa best_isa() noexcept
-    bint use_isa(Isa isa) noexcept
 
 
 cdef extern from "tinynet_blas.hh" namespace "tinynet::blas" nogil:
@@ -80,18 +26,95 @@ cdef extern from "tinynet_blas.hh" namespace "tinynet::blas" nogil:
     ctypedef void (*sgemm64_t)(char* transa, char* transb, int64_t* m, int64_t* n, int64_t* k,
                                float* alpha, float* a, int64_t* lda, float* b, int64_t* ldb,
                                float* beta, float* c, int64_t* ldc) noexcept
-    dgemm_t dgemm
-    sgemm_t sgemm
-    dgemm64_t dgemm64
-    sgemm64_t sgemm64
-    Py_ssize_t crossover
+
+    const Py_ssize_t kDefaultCrossover
+
+    cdef cppclass Gemm:
+        dgemm_t dgemm
+        sgemm_t sgemm
+        dgemm64_t dgemm64
+        sgemm64_t sgemm64
+        Py_ssize_t crossover
 
 
-cdef extern from "tinynet_small.hh" namespace "tinynet::small" nogil:
+cdef extern from "tinynet_machine.hh" namespace "tinynet" nogil:
+    cdef cppclass Machine:
+        Isa isa
+        Gemm gemm
+        void use_isa(Isa chosen) noexcept
+
+
+cdef extern from "tinynet_activations.hh" namespace "tinynet" nogil:
+    enum Activation:
+        kSigmoid
+        kTanh
+        kRelu
+        kLinear
+        kSoftmax
+
+    void sigmoid_all[T](const Machine& m, T* x, Py_ssize_t size) noexcept
+    void exp_all[T](const Machine& m, T* x, Py_ssize_t size) noexcept
+    void tanh_all[T](const Machine& m, T* x, Py_ssize_t size) noexcept
+
+
+cdef extern from "tinynet_products.hh" namespace "tinynet" nogil:
+    void transpose_dot[T](const Machine& m, const T* a__nk, const T* b__nj, T* c__kj,
+                          Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
+    void transpose_dot_update[T](const Machine& m, const T* a__nk, const T* b__nj, T* syn__kj,
+                                 T* step, Py_ssize_t n, Py_ssize_t k, Py_ssize_t j,
+                                 T learning_rate) noexcept
+
+
+cdef extern from "tinynet_layer.hh" namespace "tinynet" nogil:
+    void forward_layer[T](const Machine& m, Activation f, const T* l_prev__nk, const T* syn__kj,
+                          const T* bias__j, T* l__nj, T* log_out__nj,
+                          Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
+    void drop_units[T](Activation f, T* l__nk, T* slopes__nk, Py_ssize_t n, Py_ssize_t k,
+                       uint64_t key, uint64_t first_row, uint64_t row_stride,
+                       uint64_t first_unit, double rate, T scale) noexcept
+    void output_delta[T](Activation f, const T* y, const T* l, T* l_delta, Py_ssize_t n,
+                         Py_ssize_t j, double* abs_error_sum, double* loss_sum) noexcept
+    void hidden_delta[T](const Machine& m, Activation f, const T* l_next_delta__nj,
+                         const T* syn__kj, const T* l__nk, const T* slopes__nk, T* l_delta__nk,
+                         Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
+    void clip_all[T](T* delta, Py_ssize_t size, T bound) noexcept
+    void column_sums[T](const T* a__nj, T* sums__j, Py_ssize_t n, Py_ssize_t j) noexcept
+
+
+cdef extern from "tinynet_optimizer.hh" namespace "tinynet" nogil:
+    cdef cppclass Sgd[T]:
+        T learning_rate
+        T momentum
+        T l2
+        bint nesterov
+
+    void take_steps[T](const Sgd[T]& rule, T* syn, T* velocity, const T* step,
+                       Py_ssize_t size, bint decay) noexcept
+
+
+cdef extern from "tinynet_buffers.hh" namespace "tinynet" nogil:
+    void gather_rows[T](const T* src__nc, const Py_ssize_t* order, T* dst__mc,
+                        Py_ssize_t m, Py_ssize_t c) noexcept
+    void copy_all[T](const T* src, T* dst, Py_ssize_t size) noexcept
+    bint all_finite[T](const Machine& m, const T* x, Py_ssize_t size) noexcept
+
+
+cdef extern from "tinynet_clock.hh" namespace "tinynet" nogil:
+    cdef cppclass SignalClock:
+        SignalClock() noexcept
+        bint due() noexcept
+
+
+cdef extern from "tinynet_random.hh" namespace "tinynet" nogil:
+    void random_order(uint64_t key, uint64_t first, Py_ssize_t* order, uint64_t* sort_keys,
+                      Py_ssize_t n) noexcept
+
+
+cdef extern from "tinynet_road_small.hh" namespace "tinynet::small" nogil:
     const Py_ssize_t kMaxLanes
     const bint kAvailable
 
-    cdef cppclass Plan[T]:
+    cdef cppclass Fit[T]:
         Py_ssize_t n_synapses
         Py_ssize_t lanes
         const Py_ssize_t* sizes
@@ -100,16 +123,13 @@ cdef extern from "tinynet_small.hh" namespace "tinynet::small" nogil:
         Activation hidden
         Activation output
         bint bias
-        bint nesterov
-        T learning_rate
-        T momentum
-        T l2
+        Sgd[T] rule
         T clip
 
-    void pad_all[T](const Plan[T]& plan, const Py_ssize_t* offsets, const T* compact,
+    void pad_all[T](const Fit[T]& plan, const Py_ssize_t* offsets, const T* compact,
                     T* padded) noexcept
-    void unpad_all[T](const Plan[T]& plan, const Py_ssize_t* offsets, const T* padded,
+    void unpad_all[T](const Fit[T]& plan, const Py_ssize_t* offsets, const T* padded,
                       T* compact) noexcept
-    void run_epoch[T](const Plan[T]& plan, const T* X, const T* y, Py_ssize_t n,
+    void run_epoch[T](Isa isa, const Fit[T]& plan, const T* X, const T* y, Py_ssize_t n,
                       const T* weights, T* next, T* velocity, T* const* layers,
                       T* const* deltas, double* abs_error_sum, double* loss_sum) noexcept

@@ -25,20 +25,28 @@ def synapse_shapes(layer_sizes: LayerSizes) -> list[tuple[int, int]]:
     return [(int(k), int(j)) for k, j in pairwise(layer_sizes)]
 
 
+def offsets(layer_sizes: LayerSizes, bias: bool = False) -> npt.NDArray[np.intp]:
+    """Where each synapse's block starts in the parameter vector, and, last, its length:
+    the one computation of the layout, which the compiled core is handed."""
+    sizes = [(k + bias) * j for k, j in synapse_shapes(layer_sizes)]
+    return np.concatenate(([0], np.cumsum(sizes, dtype=np.intp))).astype(np.intp)
+
+
 def n_params(layer_sizes: LayerSizes, bias: bool = False) -> int:
     """The length of the parameter vector of a network with these layer sizes."""
-    return sum((k + bias) * j for k, j in synapse_shapes(layer_sizes))
+    return int(offsets(layer_sizes, bias)[-1])
 
 
 def unpack(params: np.ndarray, layer_sizes: LayerSizes, bias: bool = False) -> list[np.ndarray]:
     """Views of ``params``, one ``(n_in + bias, n_out)`` block per synapse: its weights,
     then its biases as the last row if ``bias``. Writing to them writes ``params``."""
-    blocks = []
-    start = 0
-    for k, j in synapse_shapes(layer_sizes):
-        blocks.append(params[start : start + (k + bias) * j].reshape(k + bias, j))
-        start += (k + bias) * j
-    return blocks
+    starts = offsets(layer_sizes, bias)
+    return [
+        params[start:stop].reshape(k + bias, j)
+        for (k, j), start, stop in zip(
+            synapse_shapes(layer_sizes), starts[:-1], starts[1:], strict=True
+        )
+    ]
 
 
 def split(

@@ -1,14 +1,62 @@
-"""How a fit runs in the compiled core: which road, which BLAS, which instruction set.
+"""A fit's plan: everything the compiled core decides before the fit's first epoch.
 
-(Transitional: the overrides are applied to the core's process-wide defaults.)
+:func:`make_plan` is the one place that decides, from the network, the fit's options and the
+machine choices in force, which road the fit takes (the general loop, or the small networks'
+road with its padded layout), which BLAS library the matrix products go to and from what
+size, and which instruction set the elementwise kernels use. The compiled ``Trainer`` keeps
+the plan and reads no other setting.
+
+The machine choices have process defaults, chosen when tinynet is imported: the small road
+where the compiler built it, numpy's bundled BLAS if the core found it (else scipy's), the
+widest instruction set the CPU runs, and the measured crossover. :func:`forced` overrides them
+for the fits and predictions made inside a block, in the current thread only (a context
+variable: other threads keep the defaults), for tests and benchmarks.
 """
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
 
 from tinynet import _core
+from tinynet._layout import offsets as synapse_offsets
+from tinynet._settings import Architecture, Training
+
+# The output activations the small road computes (its deltas are squared errors).
+SMALL_ROAD_OUTPUTS = ("sigmoid", "linear")
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What a fit runs on: whether small networks may take their own road, the BLAS library
+    of the matrix products (one of ``_core.blas_libraries()``), the number of multiply-adds
+    from which a product goes to it, and the elementwise kernels' instruction set (one of
+    ``_core.instruction_sets()``)."""
+
+    small_road: bool
+    blas_library: str
+    blas_crossover: int
+    instruction_set: str
+
+
+DEFAULTS = Choices(
+    small_road=_core.SMALL_ROAD_BUILT,
+    blas_library=_core.blas_libraries()[0],
+    blas_crossover=_core.DEFAULT_BLAS_CROSSOVER,
+    instruction_set=_core.instruction_sets()[-1],
+)
+
+_forced: contextvars.ContextVar[Choices] = contextvars.ContextVar("tinynet_choices")
+
+
+def choices() -> Choices:
+    """The choices a fit or prediction started here would run with."""
+    return _forced.get(DEFAULTS)
 
 
 @contextmanager
@@ -18,24 +66,147 @@ def forced(
     blas_library: str | None = None,
     instruction_set: str | None = None,
     blas_crossover: int | None = None,
-) -> Iterator[None]:
-    """Run the fits and predictions made in this block (in this thread) with these choices
-    instead of the process defaults (None: the default): whether small networks take their
-    own road, the BLAS library the products go to, the elementwise kernels' instruction set,
-    and the number of multiply-adds from which a product goes to BLAS (0: all)."""
-    saved = (_core.instruction_set(), _core.blas_library(), _core.blas_crossover())
-    if instruction_set is not None:
-        _core.use_instruction_set(instruction_set)
-    if blas_library is not None:
-        _core.use_blas_library(blas_library)
-    if blas_crossover is not None:
-        _core.set_blas_crossover(blas_crossover)
+) -> Iterator[Choices]:
+    """Run the fits and predictions started in this block, in this thread, with these
+    choices instead of the current ones (``None``: keep it).
+
+    Parameters
+    ----------
+    small_road : bool, optional
+        Whether small networks may take their own road (never where it was not built).
+    blas_library : str, optional
+        One of ``_core.blas_libraries()``.
+    instruction_set : str, optional
+        One of ``_core.instruction_sets()``: those this CPU runs.
+    blas_crossover : int, optional
+        The number of multiply-adds from which a product goes to BLAS; 0 sends all.
+
+    Yields
+    ------
+    Choices
+        The choices in force inside the block.
+    """
+    current = choices()
+    changes: dict[str, object] = {}
     if small_road is not None:
-        _core.set_small_road(small_road)
+        if not isinstance(small_road, (bool, np.bool_)):
+            raise TypeError(f"small_road must be a bool, got {small_road!r}")
+        changes["small_road"] = bool(small_road) and _core.SMALL_ROAD_BUILT
+    if blas_library is not None:
+        if blas_library not in _core.blas_libraries():
+            raise ValueError(
+                f"blas_library {blas_library!r} is not available: {_core.blas_libraries()}"
+            )
+        changes["blas_library"] = blas_library
+    if instruction_set is not None:
+        if instruction_set not in _core.INSTRUCTION_SETS:
+            raise ValueError(f"instruction_set {instruction_set!r} is unknown")
+        if instruction_set not in _core.instruction_sets():
+            raise ValueError(f"instruction_set {instruction_set!r}: this CPU does not run it")
+        changes["instruction_set"] = instruction_set
+    if blas_crossover is not None:
+        if isinstance(blas_crossover, bool) or not isinstance(blas_crossover, (int, np.integer)):
+            raise TypeError(f"blas_crossover must be an int, got {blas_crossover!r}")
+        if blas_crossover < 0:
+            raise ValueError(f"blas_crossover must be at least 0, got {blas_crossover}")
+        changes["blas_crossover"] = int(blas_crossover)
+    chosen = dataclasses.replace(current, **changes)
+    token = _forced.set(chosen)
     try:
-        yield
+        yield chosen
     finally:
-        _core.use_instruction_set(saved[0])
-        _core.use_blas_library(saved[1])
-        _core.set_blas_crossover(saved[2])
-        _core.set_small_road(True)
+        _forced.reset(token)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one fit (or prediction) runs in the compiled core.
+
+    ``offsets[i]`` is where synapse ``i``'s block starts in the parameter vector (the last
+    entry its length; see :mod:`tinynet._layout`). ``lanes`` is 0 for the general loop, or
+    the padded width (4 or ``SMALL_MAX_UNITS``) of every row on the small networks' road,
+    whose padded weights hold synapse ``i``'s rows (weights, then biases) from
+    ``padded_offsets[i]`` and, for ``i >= 1``, its columns from ``transposed_offsets[i]``,
+    ``padded_size`` elements in all.
+    """
+
+    machine: Choices
+    offsets: np.ndarray
+    lanes: int = 0
+    padded_offsets: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.intp))
+    transposed_offsets: np.ndarray = dataclasses.field(
+        default_factory=lambda: np.zeros(0, np.intp)
+    )
+    padded_size: int = 0
+
+    @property
+    def road(self) -> str:
+        """``"small"`` or ``"general"``."""
+        return "small" if self.lanes else "general"
+
+
+def small_road_lanes(
+    architecture: Architecture,
+    training: Training,
+    n_rows: int,
+    validation: bool,
+    machine: Choices,
+) -> int:
+    """The padded width of the small networks' road for this fit, or 0 if it does not take
+    it: full batches of a network no wider than ``SMALL_MAX_UNITS``, without dropout or
+    validation data, with a sigmoid or linear output, and every product below the BLAS
+    crossover, where the general loop makes them in its own loops and in the same order, so
+    that the two roads (and ``predict``, which takes the general one) give identical results.
+    That last condition also bounds the rows, to fewer than the crossover."""
+    sizes = [int(size) for size in architecture.layer_sizes]
+    widest = max(sizes)
+    biggest_product = n_rows * max(k * j for k, j in zip(sizes, sizes[1:]))
+    if (
+        not machine.small_road
+        or training.batch_size < n_rows
+        or training.dropout > 0
+        or validation
+        or architecture.output not in SMALL_ROAD_OUTPUTS
+        or widest > _core.SMALL_MAX_UNITS
+        or biggest_product >= machine.blas_crossover
+    ):
+        return 0
+    return 4 if widest <= 4 else _core.SMALL_MAX_UNITS
+
+
+def make_plan(
+    architecture: Architecture, training: Training, n_rows: int, validation: bool
+) -> Plan:
+    """The plan of a fit on ``n_rows`` rows (``validation``: with validation data), under
+    the choices in force."""
+    machine = choices()
+    sizes = [int(size) for size in architecture.layer_sizes]
+    offsets = synapse_offsets(sizes, architecture.bias)
+    lanes = small_road_lanes(architecture, training, n_rows, validation, machine)
+    if not lanes:
+        return Plan(machine, offsets)
+    # Every synapse's rows (k weights and a bias), then the columns (j) of synapses 1..,
+    # one padded row each, laid end to end.
+    padded_offsets, at = [], 0
+    for k in sizes[:-1]:
+        padded_offsets.append(at)
+        at += (k + architecture.bias) * lanes
+    padded_offsets.append(at)
+    transposed_offsets = [at]  # entry 0 is not used: the first synapse has no columns
+    for j in sizes[2:]:
+        transposed_offsets.append(at)
+        at += j * lanes
+    return Plan(
+        machine,
+        offsets,
+        lanes,
+        np.array(padded_offsets, dtype=np.intp),
+        np.array(transposed_offsets, dtype=np.intp),
+        at,
+    )
+
+
+def forward_plan(architecture: Architecture) -> Plan:
+    """The plan of a prediction: the general loop's forward pass."""
+    sizes = [int(size) for size in architecture.layer_sizes]
+    return Plan(choices(), synapse_offsets(sizes, architecture.bias))

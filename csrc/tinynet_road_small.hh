@@ -9,14 +9,20 @@
 // from the weights' columns (zero beyond the real units), and the columns' steps are masked.
 // Each sum is taken in the same order as in the general kernels' loops, so the two give
 // identical results (the general loop hands bigger products to BLAS, which sums in its own
-// order).
+// order). What is done to each unit (activations and slopes, tinynet_activations.hh; the
+// output error, tinynet_layer.hh; the update rule, tinynet_optimizer.hh) is the general
+// loop's own code, instantiated here for vectors of lanes: this file holds only the road's
+// traversal of rows and lanes.
 #ifndef TINYNET_SMALL_HH
 #define TINYNET_SMALL_HH
 
 #include <cmath>
 #include <cstring>
 
-#include "tinynet_kernels.hh"
+#include "tinynet_activations.hh"
+#include "tinynet_layer.hh"
+#include "tinynet_optimizer.hh"
+#include "tinynet_platform.hh"
 #include "tinynet_vmath.hh"
 
 namespace tinynet {
@@ -34,25 +40,27 @@ constexpr idx_t kMaxLanes = 8;
 #endif
 constexpr bool kAvailable = TINYNET_SMALL_ROAD;
 
-// One fit's network and options, as an epoch reads them. Every row is padded to `lanes`
-// (4 or kMaxLanes) elements. The padded weights hold, from padded_offsets[i], synapse i's
-// sizes[i] rows of weights, then one of biases if `bias`; and, for i >= 1, from
-// transposed_offsets[i], its sizes[i + 1] columns of weights (the hidden deltas read them).
+// One fit's network and options, as an epoch reads them; the fit's plan lays it out
+// (tinynet/_plan.py). Every row is padded to `lanes` (4 or kMaxLanes) elements. The padded
+// weights hold, from padded_offsets[i], synapse i's sizes[i] rows of weights, then one of
+// biases if `bias`; and, for i >= 1, from transposed_offsets[i], its sizes[i + 1] columns
+// of weights (the hidden deltas read them).
 template <typename T>
-struct Plan {
+struct Fit {
     idx_t n_synapses, lanes;
     const idx_t* sizes;
     const idx_t* padded_offsets;
     const idx_t* transposed_offsets;
     Activation hidden, output;
-    bool bias, nesterov;
-    T learning_rate, momentum, l2, clip;
+    bool bias;
+    Sgd<T> rule;
+    T clip;
 };
 
 // The padded weights (or velocity) of `plan` from the compact parameter vector, where
 // synapse i is k rows of j at offsets[i]: zero beyond each row's or column's end.
 template <typename T>
-inline void pad_all(const Plan<T>& plan, const idx_t* offsets, const T* compact, T* padded) {
+inline void pad_all(const Fit<T>& plan, const idx_t* offsets, const T* compact, T* padded) {
     const idx_t lanes = plan.lanes;
     for (idx_t i = 0; i < plan.n_synapses; ++i) {
         const idx_t k = plan.sizes[i], j = plan.sizes[i + 1];
@@ -70,7 +78,7 @@ inline void pad_all(const Plan<T>& plan, const idx_t* offsets, const T* compact,
 
 // The compact parameter vector (or velocity) from the padded one's rows.
 template <typename T>
-inline void unpad_all(const Plan<T>& plan, const idx_t* offsets, const T* padded, T* compact) {
+inline void unpad_all(const Fit<T>& plan, const idx_t* offsets, const T* padded, T* compact) {
     const idx_t lanes = plan.lanes;
     for (idx_t i = 0; i < plan.n_synapses; ++i) {
         const idx_t k = plan.sizes[i] + plan.bias, j = plan.sizes[i + 1];
@@ -136,32 +144,6 @@ struct Rows {
             for (int q = 0; q < W; ++q) x__nW[r * W + q] = f(x__nW[r * W + q]);
     }
 
-    // The output delta of a sigmoid or linear output (output_delta), for its j real units.
-    template <typename G>
-    static TINYNET_ALWAYS_INLINE void output_delta(const T* y__nj, const T* l__nW, T* delta__nW,
-                                                   idx_t n, idx_t j, double* abs_error_sum,
-                                                   double* loss_sum, G g) {
-        double abs_sum = 0.0, squared_sum = 0.0;
-        for (idx_t r = 0; r < n; ++r) {
-            for (idx_t q = 0; q < j; ++q) {
-                const T out = l__nW[r * W + q], error = y__nj[r * j + q] - out;
-                delta__nW[r * W + q] = error * g(out);
-                abs_sum += std::fabs(double(error));
-                squared_sum += double(error) * double(error);
-            }
-        }
-        *abs_error_sum = abs_sum;
-        *loss_sum = 0.5 * squared_sum;
-    }
-
-    // The slope of hidden activation F at its outputs (sigmoid_d, tanh_d, relu_d).
-    template <Activation F>
-    static TINYNET_ALWAYS_INLINE V slope(const V& out) {
-        if (F == kTanh) return T(1) - out * out;
-        if (F == kRelu) return out > T(0) ? V{} + T(1) : V{};
-        return out * (T(1) - out);
-    }
-
     // delta__nW = (next_delta__nW . synᵀ) * slope(l__nW) (hidden_delta), from the synapse's
     // j columns; the padding of the columns is zero, so is that of the delta.
     template <Activation F>
@@ -172,26 +154,24 @@ struct Rows {
             const T* d = next_delta__nW + r * W;
             V errors = {};
             for (idx_t q = 0; q < j; ++q) errors += d[q] * load(columns + q * W);
-            store(delta__nW + r * W, errors * slope<F>(load(l__nW + r * W)));
+            store(delta__nW + r * W, errors * slope<F, T>(load(l__nW + r * W)));
         }
     }
 
     // The row (of weights, biases or columns) `at` elements into the padded weights takes
-    // its step, from `weights` into `next`, as backward_pass in the core takes it: less
-    // l2 * the row if `decay` (weights, not biases), then through the velocity with
-    // momentum, else straight.
-    static TINYNET_ALWAYS_INLINE void take_step(const Plan<T>& plan, const T* weights, T* next,
+    // its step, from `weights` into `next`, by the fit's update rule (decayed if `decay`:
+    // weights, not biases); the velocity is read and written only with momentum.
+    static TINYNET_ALWAYS_INLINE void take_step(const Fit<T>& plan, const T* weights, T* next,
                                                 T* velocity, idx_t at, V step, bool decay) {
-        const T learning_rate = plan.learning_rate, momentum = plan.momentum;
         const V row = load(weights + at);
-        if (decay && plan.l2 != T(0)) step -= plan.l2 * row;
-        if (momentum != T(0)) {
-            const V v = momentum * load(velocity + at) + learning_rate * step;
-            store(velocity + at, v);
-            store(next + at, row + (plan.nesterov ? momentum * v + learning_rate * step : v));
-        } else {
-            store(next + at, row + learning_rate * step);
+        if (plan.rule.momentum == T(0)) {
+            V unused = {};
+            store(next + at, plan.rule.next(row, step, unused, decay));
+            return;
         }
+        V v = load(velocity + at);
+        store(next + at, plan.rule.next(row, step, v, decay));
+        store(velocity + at, v);
     }
 
     // One synapse's update from the layer below it and the delta above it, from `weights`
@@ -199,7 +179,7 @@ struct Rows {
     // of each row is l_prev__nkᵀ . delta__nW, and the biases' the column sums. Synapses
     // above the first (columns > 0) also have their columns updated, a column at a time:
     // the same sums of the same products, so the same values.
-    static TINYNET_ALWAYS_INLINE void update(const Plan<T>& plan, const T* l_prev__nk,
+    static TINYNET_ALWAYS_INLINE void update(const Fit<T>& plan, const T* l_prev__nk,
                                              idx_t stride, const T* delta__nW, const T* weights,
                                              T* next, T* velocity, idx_t rows, idx_t columns,
                                              idx_t n, idx_t k, idx_t j) {
@@ -232,7 +212,7 @@ struct Rows {
     // layers[i] and deltas[i], for i from 1 to n_synapses, are n x W each, and the padding
     // of deltas must be zero.
     template <Activation F>
-    static TINYNET_ALWAYS_INLINE void epoch(const Plan<T>& plan, const T* X, const T* y, idx_t n,
+    static TINYNET_ALWAYS_INLINE void epoch(const Fit<T>& plan, const T* X, const T* y, idx_t n,
                                             const T* weights, T* next, T* velocity,
                                             T* const* layers, T* const* deltas,
                                             double* abs_error_sum, double* loss_sum) {
@@ -241,12 +221,8 @@ struct Rows {
         for (idx_t i = 0; i <= last; ++i)
             forward(i == last ? plan.output : F, i == 0 ? X : layers[i], i == 0 ? sizes[0] : W,
                     weights + plan.padded_offsets[i], plan.bias, layers[i + 1], n, sizes[i]);
-        if (plan.output == kSigmoid)
-            output_delta(y, layers[last + 1], deltas[last + 1], n, sizes[last + 1],
-                         abs_error_sum, loss_sum, sigmoid_d<T>);
-        else
-            output_delta(y, layers[last + 1], deltas[last + 1], n, sizes[last + 1],
-                         abs_error_sum, loss_sum, [](T) { return T(1); });
+        squared_loss_delta(plan.output, y, layers[last + 1], deltas[last + 1], n,
+                           sizes[last + 1], W, abs_error_sum, loss_sum);
         if (plan.clip > T(0)) clip_all(deltas[last + 1], n * W, plan.clip);
         for (idx_t i = last; i >= 0; --i) {
             const idx_t columns = i > 0 ? plan.transposed_offsets[i] : 0;
@@ -261,7 +237,7 @@ struct Rows {
     }
 
     // epoch<F> for the plan's hidden activation.
-    static TINYNET_ALWAYS_INLINE void any_epoch(const Plan<T>& plan, const T* X, const T* y,
+    static TINYNET_ALWAYS_INLINE void any_epoch(const Fit<T>& plan, const T* X, const T* y,
                                                 idx_t n, const T* weights, T* next,
                                                 T* velocity, T* const* layers, T* const* deltas,
                                                 double* abs_error_sum, double* loss_sum) {
@@ -282,10 +258,10 @@ struct Rows {
 };
 
 // Rows<T, W>::any_epoch for W of 4 and kMaxLanes, by plan.lanes, compiled for each
-// instruction set; run_epoch calls the one vmath::use_isa chose.
+// instruction set; run_epoch calls the one the fit's plan chose.
 #define TINYNET_SMALL_EPOCH(NAME, TARGET)                                                     \
     template <typename T>                                                                     \
-    TARGET void NAME(const Plan<T>& plan, const T* X, const T* y, idx_t n, const T* weights,  \
+    TARGET void NAME(const Fit<T>& plan, const T* X, const T* y, idx_t n, const T* weights,  \
                      T* next, T* velocity, T* const* layers, T* const* deltas,                \
                      double* abs_error_sum, double* loss_sum) {                               \
         if (plan.lanes == 4)                                                                  \
@@ -304,24 +280,25 @@ TINYNET_SMALL_EPOCH(epoch_x86_v4, TINYNET_TARGET_V4)
 #undef TINYNET_SMALL_EPOCH
 #endif  // TINYNET_SMALL_ROAD
 
-// One epoch (Rows::epoch), compiled for the instruction set vmath::use_isa chose. Only
+// One epoch (Rows::epoch), compiled for instruction set `isa` (the fit's Machine's). Only
 // called where kAvailable.
 template <typename T>
-inline void run_epoch(const Plan<T>& plan, const T* X, const T* y, idx_t n, const T* weights,
-                      T* next, T* velocity, T* const* layers, T* const* deltas,
-                      double* abs_error_sum, double* loss_sum) {
+inline void run_epoch(Isa isa, const Fit<T>& plan, const T* X, const T* y, idx_t n,
+                      const T* weights, T* next, T* velocity, T* const* layers,
+                      T* const* deltas, double* abs_error_sum, double* loss_sum) {
 #if TINYNET_X86_DISPATCH
-    if (vmath::current_isa == vmath::kX86V4) {
+    if (isa == kX86V4) {
         epoch_x86_v4(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
                      loss_sum);
         return;
     }
-    if (vmath::current_isa == vmath::kX86V3) {
+    if (isa == kX86V3) {
         epoch_x86_v3(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
                      loss_sum);
         return;
     }
 #endif
+    (void)isa;
 #if TINYNET_SMALL_ROAD
     epoch_baseline(plan, X, y, n, weights, next, velocity, layers, deltas, abs_error_sum,
                    loss_sum);

@@ -1,0 +1,199 @@
+// One layer's part of a training step in the general loop: forward propagation through a
+// synapse, dropout, the output and hidden deltas, delta trimming and the biases' step. The
+// per-unit pieces (activations and slopes, the output error) are shared with the small
+// networks' road; the update rule is in tinynet_optimizer.hh.
+//
+// Array names follow tinynet_products.hh: `__nk` is n rows of k units, and so on.
+#ifndef TINYNET_LAYER_HH
+#define TINYNET_LAYER_HH
+
+#include <cmath>
+#include <cstdint>
+
+#include "tinynet_activations.hh"
+#include "tinynet_blas.hh"
+#include "tinynet_machine.hh"
+#include "tinynet_platform.hh"
+#include "tinynet_products.hh"
+#include "tinynet_random.hh"
+
+namespace tinynet {
+
+// c__nj += bias__j, to every row.
+template <typename T>
+inline void add_bias(T* TINYNET_RESTRICT c__nj, const T* TINYNET_RESTRICT bias__j, idx_t n,
+                     idx_t j) {
+    for (idx_t r = 0; r < n; ++r)
+        for (idx_t q = 0; q < j; ++q) c__nj[r * j + q] += bias__j[q];
+}
+
+// Forward propagation through one synapse: l__nj = f(l_prev__nk . syn__kj + bias__j),
+// without the bias term if bias__j is null; a softmax also writes its log-probabilities to
+// log_out__nj if given.
+template <typename T>
+inline void forward_layer(const Machine& m, Activation f, const T* TINYNET_RESTRICT l_prev__nk,
+                          const T* TINYNET_RESTRICT syn__kj, const T* TINYNET_RESTRICT bias__j,
+                          T* TINYNET_RESTRICT l__nj, T* TINYNET_RESTRICT log_out__nj, idx_t n,
+                          idx_t k, idx_t j) {
+    dot(m, l_prev__nk, syn__kj, l__nj, n, k, j);
+    if (bias__j) add_bias(l__nj, bias__j, n, j);
+    activate(m, f, l__nj, log_out__nj, n, j);
+}
+
+// Inverted dropout on a hidden layer's output l__nk: unit (r, p) is kept when
+// random_uniform(key, (first_row + r) * row_stride + first_unit + p) >= rate, and then
+// scaled by `scale` (1 / (1 - rate)), else zeroed; slopes__nk receives the slope of each
+// unit at its undropped output times the same factor.
+template <typename T, typename G>
+inline void drop_units_with(T* l__nk, T* slopes__nk, idx_t n, idx_t k, std::uint64_t key,
+                            std::uint64_t first_row, std::uint64_t row_stride,
+                            std::uint64_t first_unit, double rate, T scale, G slope_of) {
+    for (idx_t r = 0; r < n; ++r) {
+        const std::uint64_t row_counter = (first_row + std::uint64_t(r)) * row_stride + first_unit;
+        for (idx_t p = 0; p < k; ++p) {
+            const T factor =
+                random_uniform(key, row_counter + std::uint64_t(p)) >= rate ? scale : T(0);
+            const idx_t i = r * k + p;
+            slopes__nk[i] = slope_of(l__nk[i]) * factor;
+            l__nk[i] = l__nk[i] * factor;
+        }
+    }
+}
+
+template <typename T>
+inline void drop_units(Activation f, T* l__nk, T* slopes__nk, idx_t n, idx_t k, std::uint64_t key,
+                       std::uint64_t first_row, std::uint64_t row_stride,
+                       std::uint64_t first_unit, double rate, T scale) {
+    with_slope<T>(f, [&](auto slope_of) {
+        drop_units_with(l__nk, slopes__nk, n, k, key, first_row, row_stride, first_unit, rate,
+                        scale, slope_of);
+    });
+}
+
+// The squared-error output delta, (y - l) * g(l) for each of n rows of j outputs, with
+// sum |y - l| and sum (y - l)^2 accumulated in double for either T, in row order. l and
+// l_delta have rows `stride` elements apart (j in the general loop, the padded width on
+// the small networks' road); y's are j apart.
+template <typename T, typename G>
+TINYNET_ALWAYS_INLINE void squared_error_delta(const T* TINYNET_RESTRICT y,
+                                               const T* TINYNET_RESTRICT l,
+                                               T* TINYNET_RESTRICT l_delta, idx_t n, idx_t j,
+                                               idx_t stride, double* abs_error_sum,
+                                               double* squared_error_sum, G g) {
+    double abs_sum = 0.0, squared_sum = 0.0;
+    for (idx_t r = 0; r < n; ++r) {
+        for (idx_t q = 0; q < j; ++q) {
+            const T out = l[r * stride + q], error = y[r * j + q] - out;
+            l_delta[r * stride + q] = error * g(out);
+            abs_sum += std::fabs(double(error));
+            squared_sum += double(error) * double(error);
+        }
+    }
+    *abs_error_sum = abs_sum;
+    *squared_error_sum = squared_sum;
+}
+
+// The delta of a sigmoid or linear output (f), with sum |y - l| and the summed loss
+// 0.5 (y - l)^2: rows as in squared_error_delta.
+template <typename T>
+TINYNET_ALWAYS_INLINE void squared_loss_delta(Activation f, const T* TINYNET_RESTRICT y,
+                                              const T* TINYNET_RESTRICT l,
+                                              T* TINYNET_RESTRICT l_delta, idx_t n, idx_t j,
+                                              idx_t stride, double* abs_error_sum,
+                                              double* loss_sum) {
+    double squared_sum = 0.0;
+    if (f == kSigmoid)
+        squared_error_delta(y, l, l_delta, n, j, stride, abs_error_sum, &squared_sum,
+                            [](T out) { return slope<kSigmoid, T>(out); });
+    else
+        squared_error_delta(y, l, l_delta, n, j, stride, abs_error_sum, &squared_sum,
+                            [](T) { return T(1); });
+    *loss_sum = 0.5 * squared_sum;
+}
+
+// The output layer's delta, the negative gradient of each sample's loss with respect to the
+// output units' inputs, with the sums the history reports: sum |y - l| and the summed loss.
+//   sigmoid: loss 0.5 (y - l)^2, delta (y - l) * sigmoid_d(l)   (the blog)
+//   linear:  loss 0.5 (y - l)^2, delta  y - l
+//   softmax: loss -y log(l),     delta  y - l * sum(y): y - l for targets that sum to 1.
+//            l_delta must hold log(l) on entry (from softmax_rows); it is overwritten.
+// For n rows of j outputs; the sums are taken in double for either T.
+template <typename T>
+inline void output_delta(Activation f, const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT l,
+                         T* TINYNET_RESTRICT l_delta, idx_t n, idx_t j, double* abs_error_sum,
+                         double* loss_sum) {
+    if (f != kSoftmax) {
+        squared_loss_delta(f, y, l, l_delta, n, j, j, abs_error_sum, loss_sum);
+        return;
+    }
+    double abs_sum = 0.0, loss = 0.0;
+    for (idx_t r = 0; r < n; ++r) {
+        T y_sum = T(0);
+        for (idx_t q = 0; q < j; ++q) y_sum += y[r * j + q];
+        for (idx_t i = r * j; i < (r + 1) * j; ++i) {
+            abs_sum += std::fabs(double(y[i] - l[i]));
+            loss -= double(y[i]) * double(l_delta[i]);
+            l_delta[i] = y[i] - l[i] * y_sum;
+        }
+    }
+    *abs_error_sum = abs_sum;
+    *loss_sum = loss;
+}
+
+// l_delta__nk = (l_next_delta__nj . syn__kjᵀ) * slope__nk: the error sent back through a
+// synapse (before that synapse is updated), times the slope g(source) of each unit.
+template <typename T, typename G>
+inline void hidden_delta_with(const Machine& m, const T* TINYNET_RESTRICT l_next_delta__nj,
+                              const T* TINYNET_RESTRICT syn__kj, const T* TINYNET_RESTRICT source,
+                              T* TINYNET_RESTRICT l_delta__nk, idx_t n, idx_t k, idx_t j, G g) {
+    if (blas::pays<T>(m.gemm, n, k, j)) {
+        blas::dot_transpose(m.gemm, l_next_delta__nj, syn__kj, l_delta__nk, n, k, j);
+        for (idx_t i = 0; i < n * k; ++i) l_delta__nk[i] *= g(source[i]);
+        return;
+    }
+    for (idx_t r = 0; r < n; ++r) {
+        const T* d = l_next_delta__nj + r * j;
+        for (idx_t p = 0; p < k; ++p) {
+            const T* s = syn__kj + p * j;
+            T error = T(0);
+            for (idx_t q = 0; q < j; ++q) error += d[q] * s[q];
+            l_delta__nk[r * k + p] = error * g(source[r * k + p]);
+        }
+    }
+}
+
+// A hidden layer's delta. The slope of each unit is f's derivative at the layer's output
+// l__nk, or, if slopes__nk is given (dropout computed it in the forward pass), that.
+template <typename T>
+inline void hidden_delta(const Machine& m, Activation f, const T* l_next_delta__nj,
+                         const T* syn__kj, const T* l__nk, const T* slopes__nk, T* l_delta__nk,
+                         idx_t n, idx_t k, idx_t j) {
+    if (slopes__nk) {
+        hidden_delta_with(m, l_next_delta__nj, syn__kj, slopes__nk, l_delta__nk, n, k, j,
+                          [](T s) { return s; });
+        return;
+    }
+    with_slope<T>(f, [&](auto slope_of) {
+        hidden_delta_with(m, l_next_delta__nj, syn__kj, l__nk, l_delta__nk, n, k, j, slope_of);
+    });
+}
+
+// The blog's "delta trimming": every delta into [-bound, bound]. NaN stays NaN.
+template <typename T>
+inline void clip_all(T* delta, idx_t size, T bound) {
+    for (idx_t i = 0; i < size; ++i)
+        delta[i] = delta[i] > bound ? bound : (delta[i] < -bound ? -bound : delta[i]);
+}
+
+// sums__j = the sum of the rows of a__nj, in row order (a bias's step).
+template <typename T>
+inline void column_sums(const T* TINYNET_RESTRICT a__nj, T* TINYNET_RESTRICT sums__j, idx_t n,
+                        idx_t j) {
+    for (idx_t q = 0; q < j; ++q) sums__j[q] = T(0);
+    for (idx_t r = 0; r < n; ++r)
+        for (idx_t q = 0; q < j; ++q) sums__j[q] += a__nj[r * j + q];
+}
+
+}  // namespace tinynet
+
+#endif  // TINYNET_LAYER_HH
