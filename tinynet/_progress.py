@@ -10,16 +10,16 @@ import sys
 import time
 from typing import TextIO
 
+from tinynet._settings import HISTORY_KEYS
+
 # The progress display appears once a fit has run this long, and is redrawn about this often.
 PROGRESS_AFTER_SECONDS = 1.0
 PROGRESS_EVERY_SECONDS = 0.2
 
-COLUMNS = ("loss", "mae", "val_loss", "val_mae")
-
 
 def format_metrics(values: dict[str, float]) -> str:
     """``loss 0.0123  mae 0.0456 ...`` for the measures present."""
-    return "  ".join(f"{name} {values[name]:.6g}" for name in COLUMNS if name in values)
+    return "  ".join(f"{name} {values[name]:.6g}" for name in HISTORY_KEYS if name in values)
 
 
 class Reporter:
