@@ -37,6 +37,16 @@ class Architecture:
     output: str = "sigmoid"
     bias: bool = False
 
+    @property
+    def n_inputs(self) -> int:
+        """The number of input units: features per sample."""
+        return int(self.layer_sizes[0])
+
+    @property
+    def n_outputs(self) -> int:
+        """The number of output units: targets per sample."""
+        return int(self.layer_sizes[-1])
+
 
 @dataclass(frozen=True)
 class Training:

@@ -16,7 +16,7 @@ from tinynet import _core, _fitting, reference
 from tinynet._files import load_state, save_state
 from tinynet._fitting import MAX_CHUNK as MAX_CHUNK  # re-exported: long defined here
 from tinynet._fitting import Callback
-from tinynet._layout import LayerSizes, n_params, split, synapse_shapes
+from tinynet._layout import LayerSizes, n_params, split
 from tinynet._settings import (
     BACKEND_NAMES,
     HISTORY_KEYS,
@@ -60,9 +60,8 @@ def initial_params(
     """
     random_state = np.random.RandomState(seed)
     params = np.zeros(n_params(layer_sizes, bias), dtype=dtype)
-    for weights, (k, j) in zip(
-        split(params, layer_sizes, bias)[0], synapse_shapes(layer_sizes), strict=True
-    ):
+    for weights in split(params, layer_sizes, bias)[0]:
+        k, j = weights.shape
         synapse = 2 * random_state.random_sample((k, j)) - 1
         if init == "xavier":
             synapse *= math.sqrt(6 / (k + j))
@@ -285,7 +284,7 @@ class Network:
 
     @weights.setter
     def weights(self, weights: Sequence[ArrayLike]) -> None:
-        self._assign("weights", weights, 0, synapse_shapes(self._architecture.layer_sizes))
+        self._assign("weights", weights, 0)
 
     @property
     def biases(self) -> list[np.ndarray]:
@@ -298,8 +297,7 @@ class Network:
 
     @biases.setter
     def biases(self, biases: Sequence[ArrayLike]) -> None:
-        shapes = [(j,) for _, j in synapse_shapes(self._architecture.layer_sizes)]
-        self._assign("biases", biases, 1, shapes if self.bias else [])
+        self._assign("biases", biases, 1)
 
     # --- weights -------------------------------------------------------------------------
 
@@ -307,10 +305,10 @@ class Network:
         arch = self._architecture
         return split(params, arch.layer_sizes, arch.bias)
 
-    def _assign(
-        self, name: str, arrays: Sequence[ArrayLike], part: int, shapes: Sequence[tuple[int, ...]]
-    ) -> None:
+    def _assign(self, name: str, arrays: Sequence[ArrayLike], part: int) -> None:
         """Set the weights (``part`` 0) or the biases (1) from ``arrays``, all or nothing."""
+        # The shapes of the parameter vector's views (tinynet._layout), fixed for the network.
+        shapes = [view.shape for view in self._split(self._params)[part]]
         if isinstance(arrays, np.ndarray) or not isinstance(arrays, Sequence):
             raise TypeError(f"{name} must be a list of {len(shapes)} arrays, got {type(arrays)}")
         if len(arrays) != len(shapes):
@@ -421,7 +419,7 @@ class Network:
         Assigning weights, saving and pickling wait for a fit in another thread to end.
         """
         arch = self._architecture
-        n_in, n_out = int(arch.layer_sizes[0]), int(arch.layer_sizes[-1])
+        n_in, n_out = arch.n_inputs, arch.n_outputs
         X, _ = as_inputs("X", X, self._dtype, n_in, allow_one_sample=False)
         y = as_targets("y", y, self._dtype, X.shape[0], n_out)
         epochs = check_int("epochs", epochs, minimum=1)
@@ -552,10 +550,8 @@ class Network:
             network's dtype.
         """
         arch = self._architecture
-        X, one_sample = as_inputs(
-            "X", X, self._dtype, int(arch.layer_sizes[0]), allow_one_sample=True
-        )
-        out = np.empty((X.shape[0], int(arch.layer_sizes[-1])), dtype=self._dtype)
+        X, one_sample = as_inputs("X", X, self._dtype, arch.n_inputs, allow_one_sample=True)
+        out = np.empty((X.shape[0], arch.n_outputs), dtype=self._dtype)
         BACKENDS[self._backend].forward(X, self._params, arch, out)
         return out[0] if one_sample else out
 
