@@ -13,7 +13,8 @@ network copies of it through one callable, a :class:`Commit`:
 - once more when the fit ends, however it ends (divergence, Ctrl-C, a failing callback),
   with a history of its own: the final commit, which ends the fit.
 
-A fit that diverged then raises ``FloatingPointError``.
+A fit that diverged then raises ``FloatingPointError``. These are guarantees 3 to 5 of the
+README's "What tinynet guarantees".
 """
 
 from __future__ import annotations

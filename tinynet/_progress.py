@@ -1,7 +1,8 @@
 """What a ``fit`` prints while it runs: ``verbose`` lines and the progress display.
 
-The trainer runs epochs in chunks between the points where this module (or a callback)
-needs control; without either, a fit is one chunk, one call into the backend.
+The fit's driver (:mod:`tinynet._fitting`) runs epochs in chunks between the points where
+this module (or a callback) needs control; without either, a fit is one chunk, one call into
+the backend (up to ``MAX_CHUNK`` epochs).
 """
 
 from __future__ import annotations

@@ -455,10 +455,12 @@ class Network:
     def _commit(
         self, params: np.ndarray | None, history: dict[str, np.ndarray], *, final: bool
     ) -> None:
-        """Take what a fit hands over, the only way a fit changes the network (a
-        :class:`tinynet._fitting.Commit`, whose callers keep it at a completed epoch):
-        ``params`` (None: keep the weights) and ``history`` become its own; the ``final``
-        commit ends the fit, so that the next one shuffles and drops out anew."""
+        """The only way a fit changes the network: the :class:`tinynet._fitting.Commit`
+        that :func:`tinynet._fitting.run` calls, always with a completed epoch.
+
+        ``params`` (a copy of the network's own; None: keep the weights) and ``history``
+        replace the network's; the ``final`` commit ends the fit, so that the next one
+        shuffles and drops out anew."""
         if params is not None:
             self._params = params
         self.history = history
