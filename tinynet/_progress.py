@@ -1,7 +1,8 @@
 """What a ``fit`` prints while it runs: ``verbose`` lines and the progress display.
 
-The trainer runs epochs in chunks between the points where this module (or a callback)
-needs control; without either, a fit is one chunk, one call into the backend.
+The fit's driver (:mod:`tinynet._fitting`) runs epochs in chunks between the points where
+this module (or a callback) needs control; without either, a fit is one chunk, one call into
+the backend (up to ``MAX_CHUNK`` epochs).
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ import sys
 import time
 from typing import TextIO
 
+from tinynet._settings import HISTORY_KEYS
+
 # The progress display appears once a fit has run this long, and is redrawn about this often.
 PROGRESS_AFTER_SECONDS = 1.0
 PROGRESS_EVERY_SECONDS = 0.2
 
-COLUMNS = ("loss", "mae", "val_loss", "val_mae")
-
 
 def format_metrics(values: dict[str, float]) -> str:
     """``loss 0.0123  mae 0.0456 ...`` for the measures present."""
-    return "  ".join(f"{name} {values[name]:.6g}" for name in COLUMNS if name in values)
+    return "  ".join(f"{name} {values[name]:.6g}" for name in HISTORY_KEYS if name in values)
 
 
 class Reporter:

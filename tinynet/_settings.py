@@ -15,8 +15,15 @@ OUTPUT_ACTIVATIONS = ("sigmoid", "linear", "softmax")
 # The backends, in the order of network.BACKENDS: the compiled core, the numpy reference.
 BACKEND_NAMES = ("cython", "numpy")
 INITS = ("uniform", "xavier", "he")
-# The measures of a fit's history, the validation ones last.
+# The measures of a fit's history, the validation ones last: the one list of their names
+# (the history, the logs passed to callbacks, EarlyStopping's monitors, printed lines).
 HISTORY_KEYS = ("loss", "mae", "val_loss", "val_mae")
+
+
+def history_keys(validation: bool) -> tuple[str, ...]:
+    """The measures a fit records: all of :data:`HISTORY_KEYS` with validation data, else
+    the training ones (``"loss"``, ``"mae"``)."""
+    return HISTORY_KEYS if validation else HISTORY_KEYS[:2]
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,16 @@ class Architecture:
     activation: str = "sigmoid"
     output: str = "sigmoid"
     bias: bool = False
+
+    @property
+    def n_inputs(self) -> int:
+        """The number of input units: features per sample."""
+        return int(self.layer_sizes[0])
+
+    @property
+    def n_outputs(self) -> int:
+        """The number of output units: targets per sample."""
+        return int(self.layer_sizes[-1])
 
 
 @dataclass(frozen=True)

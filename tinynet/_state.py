@@ -13,11 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinynet._layout import n_params
-from tinynet._settings import (
-    BACKEND_NAMES,
-    HISTORY_KEYS,
-    INITS,
-)
+from tinynet._settings import BACKEND_NAMES, INITS, history_keys
 from tinynet._validation import (
     SUPPORTED_DTYPES,
     all_finite,
@@ -75,12 +71,10 @@ def check_state(state: Any) -> dict[str, Any]:
     key = check_int("key", state["key"], minimum=0)
     if key >= 2**64:
         raise ValueError(f"key must be below 2**64, got {key}")
-    history_keys = state["history_keys"]
-    if not isinstance(history_keys, (list, tuple)) or tuple(history_keys) not in (
-        HISTORY_KEYS[:2],
-        HISTORY_KEYS,
-    ):
-        raise ValueError(f"history_keys must be {list(HISTORY_KEYS[:2])} or {list(HISTORY_KEYS)}")
+    measures = state["history_keys"]
+    choices = [history_keys(validation) for validation in (False, True)]
+    if not isinstance(measures, (list, tuple)) or tuple(measures) not in choices:
+        raise ValueError(f"history_keys must be {list(choices[0])} or {list(choices[1])}")
     return {
         "version": version,
         "layers": layer_sizes.tolist(),
@@ -92,12 +86,12 @@ def check_state(state: Any) -> dict[str, Any]:
         "init": check_choice("init", state["init"], INITS),
         "key": key,
         "fits": check_int("fits", state["fits"], minimum=0),
-        "history_keys": list(history_keys),
+        "history_keys": list(measures),
         "params": check_float_array(
             "params", state["params"], dtype, (n_params(layer_sizes, bias),)
         ),
         "history": check_float_array(
-            "history", state["history"], np.dtype(np.float64), (None, len(history_keys))
+            "history", state["history"], np.dtype(np.float64), (None, len(measures))
         ),
     }
 

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinynet._settings import HISTORY_KEYS
 from tinynet._validation import check_bool, check_choice, check_int, check_real
 
 if TYPE_CHECKING:
     from tinynet.network import Network
 
-MONITORS = ("loss", "mae", "val_loss", "val_mae")
+# Any measure of a fit's history can be watched.
+MONITORS = HISTORY_KEYS
 
 
 class EarlyStopping:

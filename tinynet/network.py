@@ -1,29 +1,29 @@
 """The public ``Network``: validates and converts, keeps the state, and hands the work to a
-backend (the compiled core or the numpy reference)."""
+backend (the compiled core or the numpy reference), a fit through :mod:`tinynet._fitting`."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from tinynet import _core, reference
+from tinynet import _core, _fitting, reference
 from tinynet._files import load_state, save_state
-from tinynet._layout import LayerSizes, n_params, split, synapse_shapes
-from tinynet._progress import Reporter
-from tinynet._random import derive_key
+from tinynet._fitting import MAX_CHUNK as MAX_CHUNK  # re-exported: long defined here
+from tinynet._fitting import Callback
+from tinynet._layout import LayerSizes, n_params, split
 from tinynet._settings import (
     BACKEND_NAMES,
     HISTORY_KEYS,
     INITS,
     Architecture,
     Training,
+    history_keys,
 )
 from tinynet._state import STATE_VERSION, check_state
 from tinynet._validation import (
@@ -41,12 +41,6 @@ from tinynet._validation import (
 )
 
 BACKENDS = dict(zip(BACKEND_NAMES, (_core, reference), strict=True))
-# The most epochs one call into a backend trains. The history grows as the epochs are
-# trained, so that a fit told to run for ever (until Ctrl-C or a callback stops it) does not
-# first allocate a history for all of them.
-MAX_CHUNK = 1 << 16
-
-Callback = Callable[["Network", int, dict[str, float]], Any]
 
 
 def initial_params(
@@ -66,9 +60,8 @@ def initial_params(
     """
     random_state = np.random.RandomState(seed)
     params = np.zeros(n_params(layer_sizes, bias), dtype=dtype)
-    for weights, (k, j) in zip(
-        split(params, layer_sizes, bias)[0], synapse_shapes(layer_sizes), strict=True
-    ):
+    for weights in split(params, layer_sizes, bias)[0]:
+        k, j = weights.shape
         synapse = 2 * random_state.random_sample((k, j)) - 1
         if init == "xavier":
             synapse *= math.sqrt(6 / (k + j))
@@ -168,8 +161,8 @@ class Network:
             ) from error
         # The key of the fits' shuffling and dropout: from the seed, else from the OS.
         self._key = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
-        self._fits = 0
-        self.history: dict[str, np.ndarray] = {"loss": np.empty(0), "mae": np.empty(0)}
+        self._fits = 0  # the fits run so far: each fit's random keys derive from it
+        self.history: dict[str, np.ndarray] = {name: np.empty(0) for name in history_keys(False)}
         self._lock = threading.RLock()
 
     # --- state: pickling, saving and loading --------------------------------------------
@@ -178,7 +171,7 @@ class Network:
         """The network as plain data (see ``tinynet._state``), checked on the way back in."""
         arch = self._architecture
         with self._lock:  # waits for a fit in another thread to end
-            history_keys = [name for name in HISTORY_KEYS if name in self.history]
+            measures = [name for name in HISTORY_KEYS if name in self.history]
             return {
                 "version": STATE_VERSION,
                 "layers": self.layer_sizes,
@@ -190,10 +183,10 @@ class Network:
                 "init": self._init,
                 "key": self._key,
                 "fits": self._fits,
-                "history_keys": history_keys,
+                "history_keys": measures,
                 "params": self._params.copy(),
                 "history": np.column_stack(
-                    [np.asarray(self.history[name], dtype=np.float64) for name in history_keys]
+                    [np.asarray(self.history[name], dtype=np.float64) for name in measures]
                 ),
             }
 
@@ -291,7 +284,7 @@ class Network:
 
     @weights.setter
     def weights(self, weights: Sequence[ArrayLike]) -> None:
-        self._assign("weights", weights, 0, synapse_shapes(self._architecture.layer_sizes))
+        self._assign("weights", weights, 0)
 
     @property
     def biases(self) -> list[np.ndarray]:
@@ -304,8 +297,7 @@ class Network:
 
     @biases.setter
     def biases(self, biases: Sequence[ArrayLike]) -> None:
-        shapes = [(j,) for _, j in synapse_shapes(self._architecture.layer_sizes)]
-        self._assign("biases", biases, 1, shapes if self.bias else [])
+        self._assign("biases", biases, 1)
 
     # --- weights -------------------------------------------------------------------------
 
@@ -313,10 +305,10 @@ class Network:
         arch = self._architecture
         return split(params, arch.layer_sizes, arch.bias)
 
-    def _assign(
-        self, name: str, arrays: Sequence[ArrayLike], part: int, shapes: Sequence[tuple[int, ...]]
-    ) -> None:
+    def _assign(self, name: str, arrays: Sequence[ArrayLike], part: int) -> None:
         """Set the weights (``part`` 0) or the biases (1) from ``arrays``, all or nothing."""
+        # The shapes of the parameter vector's views (tinynet._layout), fixed for the network.
+        shapes = [view.shape for view in self._split(self._params)[part]]
         if isinstance(arrays, np.ndarray) or not isinstance(arrays, Sequence):
             raise TypeError(f"{name} must be a list of {len(shapes)} arrays, got {type(arrays)}")
         if len(arrays) != len(shapes):
@@ -427,7 +419,7 @@ class Network:
         Assigning weights, saving and pickling wait for a fit in another thread to end.
         """
         arch = self._architecture
-        n_in, n_out = int(arch.layer_sizes[0]), int(arch.layer_sizes[-1])
+        n_in, n_out = arch.n_inputs, arch.n_outputs
         X, _ = as_inputs("X", X, self._dtype, n_in, allow_one_sample=False)
         y = as_targets("y", y, self._dtype, X.shape[0], n_out)
         epochs = check_int("epochs", epochs, minimum=1)
@@ -443,89 +435,37 @@ class Network:
             progress = check_bool("progress", progress)
 
         with self._lock:  # one fit at a time; predict needs no lock
-            self._train(X, y, epochs, training, validation, callbacks, verbose, progress)
+            _fitting.run(
+                BACKENDS[self._backend].Trainer,
+                self,
+                self._commit,
+                X,
+                y,
+                self._params,
+                self._architecture,
+                _fitting.with_fit_keys(training, self._key, self._fits),
+                validation,
+                epochs=epochs,
+                callbacks=callbacks,
+                verbose=verbose,
+                progress=progress,
+            )
         return self
 
-    def _train(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        epochs: int,
-        training: Training,
-        validation: tuple[np.ndarray, np.ndarray] | None,
-        callbacks: list[Callback],
-        verbose: int,
-        progress: bool | None,
-    ) -> None:
-        """The checked fit: train a copy of the weights, and make it the network's at the
-        end, or, with callbacks, after every epoch, so that they see it.
-
-        Whatever stops the fit early (divergence, Ctrl-C, a failing callback), the network
-        keeps the weights of its last completed epoch and the history of the epochs up to
-        it, never a half-trained epoch: the trainers roll a failed epoch back.
-        """
-        training = dataclasses.replace(
-            training,
-            shuffle_key=derive_key(self._key, 2 * self._fits),
-            dropout_key=derive_key(self._key, 2 * self._fits + 1),
-        )
-        params = self._params.copy()
-        trainer = BACKENDS[self._backend].Trainer(
-            X, y, params, self._architecture, training, validation
-        )
-        measures = HISTORY_KEYS if validation is not None else HISTORY_KEYS[:2]
-        history = np.full((0, 4), np.nan)
-        reporter = Reporter(epochs, verbose, progress)
-        committed = -1  # the number of epochs behind the network's weights (-1: none yet)
-        diverged = False
-        try:
-            while trainer.epoch < epochs and not diverged:
-                start = trainer.epoch
-                chunk = 1 if callbacks else min(reporter.epochs_until_next(start), MAX_CHUNK)
-                if start + chunk > len(history):
-                    history = grown(history, min(epochs, max(2 * len(history), start + chunk)))
-                diverged = trainer.run(chunk, history[start : start + chunk]) < chunk
-                done = trainer.epoch
-                if done == start:  # diverged in its first epoch: nothing new to report
-                    break
-                logs = dict(zip(measures, history[done - 1].tolist(), strict=False))
-                reporter.report(done, logs)
-                if callbacks:
-                    committed = self._commit(params, history[:done], measures)
-                    if any([bool(callback(self, done - 1, logs)) for callback in callbacks]):
-                        break
-        finally:
-            # Also when interrupted: the weights of the completed epochs, and a history of
-            # its own (the callbacks saw views of the growing one).
-            kept = params if committed != trainer.epoch else None
-            self._commit(kept, history[: trainer.epoch], measures, final=True)
-            reporter.close()
-            self._fits += 1  # the next fit shuffles and drops out anew
-        if diverged:
-            raise FloatingPointError(
-                f"training diverged in epoch {trainer.epoch + 1} (a non-finite loss or "
-                "weight); the network keeps its weights from before that epoch, and its "
-                "history ends there. Try a smaller learning_rate or scale the inputs."
-            )
-
     def _commit(
-        self,
-        params: np.ndarray | None,
-        history: np.ndarray,
-        measures: Sequence[str],
-        final: bool = False,
-    ) -> int:
-        """Make ``params`` (copied; None: keep the weights) the network's weights and the
-        columns of ``history`` its history, as views until the ``final`` commit (so that
-        a commit after every epoch does not copy the whole history every time); return
-        the number of epochs in it."""
+        self, params: np.ndarray | None, history: dict[str, np.ndarray], *, final: bool
+    ) -> None:
+        """The only way a fit changes the network: the :class:`tinynet._fitting.Commit`
+        that :func:`tinynet._fitting.run` calls, always with a completed epoch.
+
+        ``params`` (a copy of the network's own; None: keep the weights) and ``history``
+        replace the network's; the ``final`` commit ends the fit, so that the next one
+        shuffles and drops out anew."""
         if params is not None:
-            self._params = params.copy()
-        self.history = {
-            name: history[:, i].copy() if final else history[:, i]
-            for i, name in enumerate(measures)
-        }
-        return len(history)
+            self._params = params
+        self.history = history
+        if final:
+            self._fits += 1
 
     def _training(
         self,
@@ -612,19 +552,10 @@ class Network:
             network's dtype.
         """
         arch = self._architecture
-        X, one_sample = as_inputs(
-            "X", X, self._dtype, int(arch.layer_sizes[0]), allow_one_sample=True
-        )
-        out = np.empty((X.shape[0], int(arch.layer_sizes[-1])), dtype=self._dtype)
+        X, one_sample = as_inputs("X", X, self._dtype, arch.n_inputs, allow_one_sample=True)
+        out = np.empty((X.shape[0], arch.n_outputs), dtype=self._dtype)
         BACKENDS[self._backend].forward(X, self._params, arch, out)
         return out[0] if one_sample else out
-
-
-def grown(history: np.ndarray, rows: int) -> np.ndarray:
-    """``history`` with room for ``rows`` epochs."""
-    bigger = np.full((rows, history.shape[1]), np.nan)
-    bigger[: len(history)] = history
-    return bigger
 
 
 def load(path: str | os.PathLike[str]) -> Network:

@@ -1,0 +1,156 @@
+"""One fit, driven: a backend's trainer run over stretches of epochs, the history they fill,
+the printed progress, the callbacks, and what the network keeps however the fit ends.
+
+:meth:`tinynet.Network.fit` checks its arguments and calls :func:`run` under the network's
+lock. The invariant, kept here and nowhere else: the network holds the weights of its last
+completed epoch and the history of the epochs up to it, never a half-trained epoch. The
+trainer trains a copy of the weights in place and rolls back an epoch that diverges or is
+interrupted (see ``Trainer.run`` in :mod:`tinynet.reference`); :func:`run` hands the
+network copies of it through one callable, a :class:`Commit`:
+
+- after every epoch when there are callbacks, so that they see the network holding that
+  epoch's weights, with a history of views into the growing record (no copy per epoch);
+- once more when the fit ends, however it ends (divergence, Ctrl-C, a failing callback),
+  with a history of its own: the final commit, which ends the fit.
+
+A fit that diverged then raises ``FloatingPointError``. These are guarantees 3 to 5 of the
+README's "What tinynet guarantees".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from tinynet._progress import Reporter
+from tinynet._random import derive_key
+from tinynet._settings import HISTORY_KEYS, Architecture, Training, history_keys
+
+if TYPE_CHECKING:
+    from tinynet.network import Network
+
+# The most epochs one call into a backend trains. The history grows as the epochs are
+# trained, so that a fit told to run for ever (until Ctrl-C or a callback stops it) does not
+# first allocate a history for all of them.
+MAX_CHUNK = 1 << 16
+
+Callback = Callable[["Network", int, dict[str, float]], Any]
+
+
+class Trainer(Protocol):
+    """What :func:`run` uses of a backend's ``Trainer`` (``tinynet._core`` or
+    ``tinynet.reference``)."""
+
+    @property
+    def epoch(self) -> int: ...
+
+    def run(self, epochs: int, history: npt.NDArray[np.float64]) -> int: ...
+
+
+class Commit(Protocol):
+    """How a fit changes its network, and the only way: ``params`` (a copy of its own;
+    None: keep the weights) become the network's weights and ``history`` its history; the
+    ``final`` commit ends the fit."""
+
+    def __call__(
+        self, params: np.ndarray | None, history: dict[str, np.ndarray], *, final: bool
+    ) -> None: ...
+
+
+def with_fit_keys(training: Training, key: int, fits: int) -> Training:
+    """``training`` with the random keys of fit number ``fits`` (from 0) of a network whose
+    key is ``key``: each fit draws its row orders and its dropout masks from streams of its
+    own, so that a seeded network's fits repeat exactly and no two of them share a stream."""
+    return dataclasses.replace(
+        training,
+        shuffle_key=derive_key(key, 2 * fits),
+        dropout_key=derive_key(key, 2 * fits + 1),
+    )
+
+
+def run(
+    make_trainer: Callable[..., Trainer],
+    network: Network,
+    commit: Commit,
+    X: np.ndarray,
+    y: np.ndarray,
+    params: np.ndarray,
+    architecture: Architecture,
+    training: Training,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    *,
+    epochs: int,
+    callbacks: Sequence[Callback],
+    verbose: int,
+    progress: bool | None,
+) -> None:
+    """Train a copy of ``params`` for ``epochs`` epochs and commit it to the network.
+
+    ``make_trainer`` is a backend's ``Trainer``; every argument is checked already.
+    ``network`` is only passed to the ``callbacks``, called after every epoch (a truthy
+    return value stops the fit); ``commit`` is the only way this changes it (see the
+    module's docstring).
+
+    Raises
+    ------
+    FloatingPointError
+        If an epoch diverged (a non-finite loss or weight); the network keeps the epochs
+        before it. Exceptions from the trainer (Ctrl-C) and the callbacks propagate, the
+        network likewise kept at its last completed epoch.
+    """
+    weights = params.copy()  # trained in place, then copied to the network
+    trainer = make_trainer(X, y, weights, architecture, training, validation)
+    measures = history_keys(validation is not None)
+    record = np.full((0, len(HISTORY_KEYS)), np.nan)  # one row per epoch, as the trainers fill it
+    reporter = Reporter(epochs, verbose, progress)
+    committed = -1  # the number of epochs behind the network's weights (-1: none yet)
+    diverged = False
+    try:
+        while trainer.epoch < epochs and not diverged:
+            start = trainer.epoch
+            chunk = 1 if callbacks else min(reporter.epochs_until_next(start), MAX_CHUNK)
+            if start + chunk > len(record):
+                record = grown(record, min(epochs, max(2 * len(record), start + chunk)))
+            diverged = trainer.run(chunk, record[start : start + chunk]) < chunk
+            done = trainer.epoch
+            if done == start:  # diverged in its first epoch: nothing new to report
+                break
+            logs = dict(zip(measures, record[done - 1].tolist(), strict=False))
+            reporter.report(done, logs)
+            if callbacks:
+                commit(weights.copy(), columns(record[:done], measures), final=False)
+                committed = done
+                # A list, not a generator: every callback sees every epoch, even after one
+                # of them has asked to stop.
+                if any([bool(callback(network, done - 1, logs)) for callback in callbacks]):
+                    break
+    finally:
+        # Also when interrupted: the weights of the completed epochs (unless committed
+        # already), and a history of its own, no longer a view of the record.
+        kept = weights.copy() if committed != trainer.epoch else None
+        commit(kept, columns(record[: trainer.epoch], measures, copy=True), final=True)
+        reporter.close()
+    if diverged:
+        raise FloatingPointError(
+            f"training diverged in epoch {trainer.epoch + 1} (a non-finite loss or "
+            "weight); the network keeps its weights from before that epoch, and its "
+            "history ends there. Try a smaller learning_rate or scale the inputs."
+        )
+
+
+def columns(
+    record: np.ndarray, measures: Sequence[str], copy: bool = False
+) -> dict[str, np.ndarray]:
+    """The history of ``record``'s rows: its column of each measure, as a view or a copy."""
+    return {name: record[:, i].copy() if copy else record[:, i] for i, name in enumerate(measures)}
+
+
+def grown(record: np.ndarray, rows: int) -> np.ndarray:
+    """``record`` with room for ``rows`` epochs."""
+    bigger = np.full((rows, record.shape[1]), np.nan)
+    bigger[: len(record)] = record
+    return bigger
