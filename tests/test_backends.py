@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from closeness import assert_close, tolerance
+from helpers import assert_close, tolerance
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from closeness import TOL_EPS
+from helpers import TOL_EPS
 
 from tinynet.bench import suite
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import DTYPES, Case, assert_backends_agree, blas_library, cases
 from hypothesis import given, settings
-from kernel_modes import blas_library
-from test_features import DTYPES, Case, assert_backends_agree, cases
 
 from tinynet import _blas, _core
+from tinynet._plan import forced
 
 
 def test_the_default_library_is_the_first_available():
@@ -49,7 +49,8 @@ def test_a_file_that_is_not_a_library_is_skipped(monkeypatch, tmp_path):
 @pytest.mark.parametrize("name", ["mkl", "", "NUMPY"])
 def test_unknown_libraries_are_refused(name):
     with pytest.raises(ValueError, match="BLAS library"):
-        _core.use_blas_library(name)
+        with forced(blas_library=name):
+            pass
 
 
 @pytest.mark.parametrize("library", _core.blas_libraries())

@@ -1,4 +1,5 @@
-"""The published results (SPEC.md, "What the posts print"), through the public API only.
+"""The posts' printed results (README.md, "What `python -m tinynet` prints"), through the
+public API only.
 
 Each is compared to every printed digit: outputs printed with 8 decimals must round to
 exactly those 8 decimals, and the "Error:" lines (printed with ``%.12g``) must print the same.
@@ -118,7 +119,8 @@ def test_blog_networks_in_float32_agree_with_the_published_digits(backend):
 
 
 def test_iris_float32_is_not_a_target(backend):
-    """The port's example in float32 is a warning, not a target (SPEC.md, result 4).
+    """The C++ port's Iris example in float32 is a warning, not a target (README.md, "What
+    `python -m tinynet` prints": held to every digit in float64 only).
 
     The run is ill-conditioned: inputs up to 6.2 with learning rate 1 make the single
     neuron oscillate, so rounding differences grow by orders of magnitude. Measured: moving

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import tinynet
 
-# The posts' printed numbers (SPEC.md, "What the posts print", results 1-3).
+# The posts' printed numbers (README.md, "What `python -m tinynet` prints", results 1-3).
 BLOG_LINES = [
     "Error:0.496410031903",
     "Error:0.00858452565325",

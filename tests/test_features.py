@@ -26,24 +26,28 @@ import dataclasses
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
-from closeness import assert_close, tolerance
+from helpers import (
+    ACTIVATIONS,
+    INITS,
+    OUTPUTS,
+    Case,
+    assert_backends_agree,
+    assert_close,
+    cases,
+    make_inputs,
+    make_targets,
+    random_biases,
+)
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from kernel_modes import matmuls
 
 import tinynet
 import tinynet._progress
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
-OUTPUTS = ("sigmoid", "linear", "softmax")
-INITS = ("uniform", "xavier", "he")
 BACKENDS = ("cython", "numpy")
-DTYPES = (np.float64, np.float32)
 
 # Core against reference: as in test_backends.py (float64 4.4e-13, float32 2.4e-4). Over 3000
 # draws of test_backends_agree_on_random_networks_and_options, the largest discrepancy seen
@@ -226,23 +230,8 @@ def numerical_gradient(X, y, weights, biases, activation, output, l2):
 
 
 # --- data, networks and comparisons --------------------------------------------------------
-
-
-def make_inputs(rng: np.random.Generator, n: int, n_inputs: int, scale: float = 1.0):
-    """Rows of norm about ``scale``."""
-    return rng.standard_normal((n, n_inputs)) * (scale / np.sqrt(n_inputs))
-
-
-def make_targets(rng: np.random.Generator, n: int, n_outputs: int, output: str):
-    if output == "softmax":
-        return np.eye(n_outputs)[rng.integers(0, n_outputs, size=n)]
-    if output == "sigmoid":
-        return rng.random((n, n_outputs))
-    return rng.standard_normal((n, n_outputs))
-
-
-def random_biases(rng: np.random.Generator, layers, scale: float = 0.5) -> list[np.ndarray]:
-    return [scale * rng.uniform(-1, 1, size=j) for j in layers[1:]]
+# (make_inputs, make_targets and random_biases are in helpers.py: test_small_road.py draws its
+# data with them too.)
 
 
 def state(net: tinynet.Network) -> list[np.ndarray]:
@@ -600,57 +589,8 @@ def test_shuffle_uses_each_row_once_per_epoch_in_a_new_order(backend):
 
 
 # --- core against reference ----------------------------------------------------------------
-
-
-@dataclass
-class Case:
-    """A network and data to train the same way in both backends."""
-
-    layers: list[int]
-    activation: str
-    output: str
-    bias: bool
-    dtype: Any
-    seed: int
-    X: np.ndarray
-    y: np.ndarray
-    epochs: int
-    init: str = "uniform"
-    options: dict = field(default_factory=dict)
-    matmuls: str = "blas"  # the core's products: "blas" (all of them) or "loops" (none)
-
-    def train(self, backend: str) -> tinynet.Network:
-        with matmuls(self.matmuls):
-            return self._train(backend)
-
-    def _train(self, backend: str) -> tinynet.Network:
-        net = tinynet.Network(
-            self.layers,
-            activation=self.activation,
-            output=self.output,
-            bias=self.bias,
-            init=self.init,
-            seed=self.seed,
-            dtype=self.dtype,
-            backend=backend,
-        )
-        return net.fit(self.X, self.y, epochs=self.epochs, **self.options)
-
-
-def assert_backends_agree(case: Case) -> None:
-    core, reference = case.train("cython"), case.train("numpy")
-    tol = tolerance(case.dtype)
-    assert len(core.biases) == len(reference.biases) == (len(case.layers) - 1) * case.bias
-    for i, (p_core, p_ref) in enumerate(
-        zip(core.weights + core.biases, reference.weights + reference.biases, strict=True)
-    ):
-        assert p_core.dtype == p_ref.dtype == case.dtype
-        assert_close(p_core, p_ref, tol, f"parameter {i}")
-    assert set(core.history) == set(reference.history)
-    for key, values in reference.history.items():
-        assert len(core.history[key]) == len(values) == case.epochs
-        assert_close(core.history[key], values, tol, f"history[{key!r}]")
-    assert_close(core.predict(case.X), reference.predict(case.X), tol, "predict")
+# (Case, cases and assert_backends_agree are in helpers.py: test_blas.py runs them with every
+# BLAS library.)
 
 
 RICH_OPTIONS = {
@@ -693,57 +633,6 @@ def test_backends_agree_for_every_combination(activation, output, bias, dtype, o
             options=fit_options,
             matmuls=products,
         )
-    )
-
-
-@st.composite
-def cases(draw: st.DrawFn) -> Case:
-    activation = draw(st.sampled_from(ACTIVATIONS))
-    output = draw(st.sampled_from(OUTPUTS))
-    hidden = draw(st.lists(st.integers(1, 8), max_size=2))
-    n_outputs = draw(st.integers(2 if output == "softmax" else 1, 5))
-    layers = [draw(st.integers(1, 6)), *hidden, n_outputs]
-    n = draw(st.integers(1, 20))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    X = make_inputs(rng, n, layers[0], scale=draw(st.floats(0.1, 1.0)))
-    y = make_targets(rng, n, n_outputs, output)
-    momentum = draw(st.sampled_from([0.0, 0.5, 0.9]) | st.floats(0.0, 0.9))
-    options: dict[str, Any] = {
-        "learning_rate": draw(st.floats(0.01, 0.1)) * (1 - momentum) / n,
-        "batch_size": draw(st.none() | st.integers(1, n)),
-        "shuffle": draw(st.booleans()),
-        "momentum": momentum,
-        "nesterov": draw(st.booleans()),
-        "l2": draw(st.just(0.0) | st.floats(0.0, 0.5)),
-        "dropout": draw(st.just(0.0) | st.floats(0.0, 0.7)) if hidden else 0.0,
-        # relu: clipped deltas of +-clip cancel to 0 in one summing order and to 1e-20 in
-        # the other, and a bias that close to 0 meets a dead unit's exact 0 at the kink
-        # (relu' 0 or 1): the same jump as below. Covered with fixed data instead.
-        "clip": draw(st.none() | st.floats(0.01, 1.0)) if activation != "relu" else None,
-    }
-    if draw(st.booleans()):
-        n_val = draw(st.integers(1, 8))
-        options["validation_data"] = (
-            make_inputs(rng, n_val, layers[0]),
-            make_targets(rng, n_val, n_outputs, output),
-        )
-    # relu in float32: a pre-activation within rounding (1e-7) of 0 can take the kink one
-    # way in one backend and the other way in the other, a jump no tolerance covers. It is
-    # covered with fixed data in test_backends_agree_for_every_combination.
-    dtypes = [np.float64] if activation == "relu" else list(DTYPES)
-    return Case(
-        layers,
-        activation,
-        output,
-        bias=draw(st.booleans()),
-        dtype=draw(st.sampled_from(dtypes)),
-        seed=draw(st.integers(0, 2**32 - 1)),
-        X=X,
-        y=y,
-        epochs=draw(st.integers(1, 15)),
-        init=draw(st.sampled_from(INITS)),
-        options=options,
-        matmuls=draw(st.sampled_from(["blas", "loops"])),
     )
 
 

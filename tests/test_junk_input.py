@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import assert_same_state
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as npst
@@ -60,17 +61,7 @@ Y_GOOD = rng.random((5, 2))
 
 
 # --- checking a call --------------------------------------------------------------------
-
-
-def assert_same_state(after: dict[str, Any], before: dict[str, Any]) -> None:
-    """Two network states are equal entry by entry, arrays bit for bit (dtype and shape too)."""
-    assert after.keys() == before.keys()
-    for key, value in before.items():
-        if isinstance(value, np.ndarray):
-            np.testing.assert_array_equal(after[key], value, strict=True, err_msg=key)
-        else:
-            assert type(after[key]) is type(value), key
-            assert after[key] == value, key
+# (assert_same_state is in helpers.py: test_reliability.py compares states with it too.)
 
 
 def attempt(call: Callable[[], Any], allowed: tuple[type[BaseException], ...]) -> Any:

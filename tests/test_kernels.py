@@ -3,11 +3,12 @@ through their thin twins in ``_core``, in every instruction set the CPU runs."""
 
 import numpy as np
 import pytest
+from helpers import instruction_set
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kernel_modes import instruction_set
 
 from tinynet import _core, reference
+from tinynet._plan import forced
 
 INSTRUCTION_SETS = _core.instruction_sets()
 
@@ -172,7 +173,8 @@ def test_instruction_set_choice():
     assert _core.instruction_set() == INSTRUCTION_SETS[-1]
     assert INSTRUCTION_SETS[0] == "baseline"
     with pytest.raises(ValueError, match="unknown instruction set"):
-        _core.use_instruction_set("avx9000")
+        with forced(instruction_set="avx9000"):
+            pass
     assert _core.instruction_set() == INSTRUCTION_SETS[-1]
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_junk_input import assert_same_state
+from helpers import assert_same_state
 
 import tinynet
 from tinynet import _files

@@ -6,7 +6,7 @@ The road promises the general loop's results bit for bit, as long as that loop d
 matrix products in its own loops (no BLAS): the same sums in the same order, for every
 activation, output, option, dtype, depth and instruction set. So most checks here train the
 same network twice, once on the road and once with it switched off
-(``_core.set_small_road``), both under ``matmuls("loops")`` (which lets any network that
+(``helpers.small_road``), both under ``matmuls("loops")`` (which lets any network that
 fits the road take it), and compare weights, biases and history with
 ``assert_array_equal``. Each also checks that the road really was taken (or not), by
 recording the trainers that ``Network.fit`` makes: a check that compared the general loop
@@ -33,11 +33,19 @@ from typing import Any
 
 import numpy as np
 import pytest
-from closeness import assert_close, tolerance
+from helpers import (
+    MATMULS,
+    assert_close,
+    instruction_set,
+    make_inputs,
+    make_targets,
+    matmuls,
+    random_biases,
+    small_road,
+    tolerance,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kernel_modes import instruction_set, matmuls
-from test_features import make_inputs, make_targets, random_biases
 
 import tinynet
 from tinynet import _core, network
@@ -76,16 +84,6 @@ class Outcome:
     net: tinynet.Network
     diverged: bool
     small: bool
-
-
-@contextmanager
-def small_road(enabled: bool) -> Iterator[None]:
-    """Fits made meanwhile take the road where they qualify (or never)."""
-    _core.set_small_road(enabled)
-    try:
-        yield
-    finally:
-        _core.set_small_road(ROAD_BUILT)
 
 
 @contextmanager
@@ -374,8 +372,7 @@ ON_THE_ROAD = {
 
 
 def test_the_cases_are_sized_for_the_default_crossover():
-    with matmuls("default"):
-        assert _core.blas_crossover() == 100
+    assert MATMULS["default"] == _core.blas_crossover() == 100
     assert _core.SMALL_MAX_UNITS == 8
 
 

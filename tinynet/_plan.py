@@ -90,23 +90,24 @@ def forced(
     changes: dict[str, object] = {}
     if small_road is not None:
         if not isinstance(small_road, (bool, np.bool_)):
-            raise TypeError(f"small_road must be a bool, got {small_road!r}")
+            raise TypeError(f"small_road must be a bool or None, got {small_road!r}")
         changes["small_road"] = bool(small_road) and _core.SMALL_ROAD_BUILT
     if blas_library is not None:
         if blas_library not in _core.blas_libraries():
             raise ValueError(
-                f"blas_library {blas_library!r} is not available: {_core.blas_libraries()}"
+                f"blas_library: BLAS library {blas_library!r} is not available here: "
+                f"{_core.blas_libraries()}"
             )
         changes["blas_library"] = blas_library
     if instruction_set is not None:
         if instruction_set not in _core.INSTRUCTION_SETS:
-            raise ValueError(f"instruction_set {instruction_set!r} is unknown")
+            raise ValueError(f"instruction_set: unknown instruction set {instruction_set!r}")
         if instruction_set not in _core.instruction_sets():
             raise ValueError(f"instruction_set {instruction_set!r}: this CPU does not run it")
         changes["instruction_set"] = instruction_set
     if blas_crossover is not None:
         if isinstance(blas_crossover, bool) or not isinstance(blas_crossover, (int, np.integer)):
-            raise TypeError(f"blas_crossover must be an int, got {blas_crossover!r}")
+            raise TypeError(f"blas_crossover must be an int or None, got {blas_crossover!r}")
         if blas_crossover < 0:
             raise ValueError(f"blas_crossover must be at least 0, got {blas_crossover}")
         changes["blas_crossover"] = int(blas_crossover)
