@@ -482,11 +482,11 @@ def test_a_fit_told_to_run_for_ever_keeps_a_history_of_what_it_ran(backend):
 
 def test_a_long_fit_s_history_is_every_epoch_s(backend):
     """More epochs than one call into the backend trains, in pieces, as one fit does."""
-    from tinynet import network as network_module
+    from tinynet import _fitting
 
     net = network(backend)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(network_module, "MAX_CHUNK", 7)
+        patch.setattr(_fitting, "MAX_CHUNK", 7)
         net.fit(X, Y, epochs=30, **FIT)
     whole = fresh_fit(backend, 30)
     assert_same_network(net, whole)

@@ -48,7 +48,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinynet
-from tinynet import _core, network
+from tinynet import _core, _fitting, network
 from tinynet._layout import split
 from tinynet._settings import Architecture, Training
 
@@ -57,6 +57,8 @@ INSTRUCTION_SETS = _core.instruction_sets()
 # The blog's data: three inputs (the third always 1) and their XOR.
 XOR_X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]])
 XOR_Y = np.array([[0], [1], [1], [0]])
+# Rows far beyond what the default crossover lets onto the road.
+TALL_BATCH = 256
 
 
 @dataclass
@@ -208,7 +210,8 @@ def assert_road_matches_general_loop(case: Case, products: str = "loops") -> Out
 def road_cases(draw: st.DrawFn) -> Case:
     """Any network the road takes under ``matmuls("loops")``, with any of its options."""
     layers = draw(st.lists(st.integers(1, _core.SMALL_MAX_UNITS), min_size=2, max_size=5))
-    n = draw(st.integers(1, 32) | st.just(_core.SMALL_MAX_ROWS))
+    # Or a tall batch: under matmuls("loops") nothing but the crossover bounds the rows.
+    n = draw(st.integers(1, 32) | st.just(TALL_BATCH))
     output = draw(st.sampled_from(["sigmoid", "linear"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     X = make_inputs(rng, n, layers[0], scale=draw(st.floats(0.1, 2.0)))
@@ -398,12 +401,14 @@ def test_the_blogs_network_learns_xor_on_the_road():
     np.testing.assert_array_equal(road.net.predict(XOR_X).round(), XOR_Y)
 
 
-def test_the_road_takes_up_to_small_max_rows():
-    """Under ``matmuls("loops")`` only the number of rows limits a full batch: up to
-    ``SMALL_MAX_ROWS`` on the road, one more off it."""
-    rows = _core.SMALL_MAX_ROWS
-    assert_road_matches_general_loop(eligibility_case([2, 2, 1], n=rows))
-    assert not train(eligibility_case([2, 2, 1], n=rows + 1), road=True).small
+def test_the_crossover_bounds_the_rows():
+    """A full batch takes the road while its biggest product stays below the crossover: at
+    the default one, a 2-2-1 network's (n x 2 x 2) up to 24 rows, not 25; with every product
+    in the loops, any number of rows."""
+    most = (_core.blas_crossover() - 1) // (2 * 2)
+    assert_road_matches_general_loop(eligibility_case([2, 2, 1], n=most), products="default")
+    assert not train(eligibility_case([2, 2, 1], n=most + 1), road=True, products="default").small
+    assert_road_matches_general_loop(eligibility_case([2, 2, 1], n=TALL_BATCH))
 
 
 def test_switching_the_road_off_and_on():
@@ -563,7 +568,7 @@ def test_a_fit_with_callbacks_runs_an_epoch_at_a_time_with_the_same_bits(dtype):
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is delivered differently")
 def test_ctrl_c_on_the_road_keeps_the_last_completed_epoch():
     """The road looks for Ctrl-C between its epochs (every 20 ms). A network of 128 rows
-    takes about 1 s for a chunk of ``network.MAX_CHUNK`` epochs, so Ctrl-C after 0.1 s
+    takes about 1 s for a chunk of ``_fitting.MAX_CHUNK`` epochs, so Ctrl-C after 0.1 s
     lands inside the road's run, not between two chunks: the network must then be bit for
     bit where the general loop leaves it after the same number of epochs (an epoch counted
     but its weights not kept, or the reverse, would be one epoch off)."""
@@ -587,7 +592,7 @@ def test_ctrl_c_on_the_road_keeps_the_last_completed_epoch():
     assert made[0].small
     completed = len(net.history["loss"])
     assert 0 < completed < case.epochs
-    assert completed % network.MAX_CHUNK != 0, "Ctrl-C came between two runs"
+    assert completed % _fitting.MAX_CHUNK != 0, "Ctrl-C came between two runs"
     general = train(dataclasses.replace(case, epochs=completed), road=False)
     assert not general.small
     assert_identical(Outcome(net, False, True), general)

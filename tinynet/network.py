@@ -14,7 +14,6 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from tinynet import _core, _fitting, reference
 from tinynet._files import load_state, save_state
-from tinynet._fitting import MAX_CHUNK as MAX_CHUNK  # re-exported: long defined here
 from tinynet._fitting import Callback
 from tinynet._layout import LayerSizes, n_params, split
 from tinynet._settings import (
