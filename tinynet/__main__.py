@@ -10,14 +10,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-import numpy as np
-
 import tinynet
-
-XOR_X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]])
-XOR_Y = np.array([[0, 1, 1, 0]]).T
-NEURON_X = np.array([[0, 0, 1], [1, 1, 1], [1, 0, 1], [0, 1, 1]])
-NEURON_Y = np.array([[0, 1, 1, 0]]).T
+from tinynet._blog import NEURON_X, NEURON_Y, XOR_X, XOR_Y
 
 
 def blog_results() -> None:
