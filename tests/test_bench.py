@@ -13,7 +13,7 @@ from closeness import TOL_EPS, assert_close, tolerance
 
 import tinynet
 from tinynet._blog import XOR_X, XOR_Y, eleven_lines
-from tinynet.bench import suite
+from tinynet.bench import crossover, suite
 
 
 def run_python(*args: str) -> subprocess.CompletedProcess[str]:
@@ -111,3 +111,21 @@ def test_the_blogs_eleven_lines_train_the_blogs_network():
     net.fit(XOR_X, XOR_Y, epochs=100)
     for got, expected in zip(eleven_lines(XOR_X, XOR_Y, 100), net.weights, strict=True):
         assert_close(got, expected, tolerance(np.float64), "weights after 100 epochs")
+
+
+def test_crossover_times_the_general_loop_with_and_without_blas(monkeypatch):
+    """Each timed fit is forced off the small road, every product to BLAS or none."""
+    seen: list[dict[str, object]] = []
+    real_forced = crossover.forced
+
+    def recording(**choices):
+        seen.append(choices)
+        return real_forced(**choices)
+
+    monkeypatch.setattr(crossover, "forced", recording)
+    for side in (crossover.LOOPS, crossover.BLAS):
+        assert crossover.time_per_epoch((8, 8, 8), np.float64, side) > 0
+    assert seen == [
+        {"small_road": False, "blas_crossover": 2**62},
+        {"small_road": False, "blas_crossover": 0},
+    ]
