@@ -23,6 +23,7 @@ from types import ModuleType
 import numpy as np
 
 import tinynet
+from tinynet._blog import eleven_lines
 
 
 def optional(name: str) -> ModuleType | None:
@@ -114,29 +115,13 @@ def numpy_loop(problem: Problem) -> Run:
 
 
 def blog_xor(problem: Problem) -> Run:
-    """The blog's eleven lines as published, for the XOR case.
+    """The blog's eleven lines as published (:func:`tinynet._blog.eleven_lines`), for the XOR
+    case.
 
-    It seeds and draws its own weights, ``np.random.seed(1)``, which are those of
+    They seed and draw their own weights, ``np.random.seed(1)``, which are those of
     ``tinynet.Network([3, 4, 1], seed=1)``: ``problem.weights`` must be them.
     """
-    X, y = problem.X, problem.y
-    dtype = X.dtype
-
-    def run(epochs: int) -> list[np.ndarray]:
-        np.random.seed(1)  # the blog's seeding, verbatim
-        syn0 = (2 * np.random.random((3, 4)) - 1).astype(dtype)
-        syn1 = (2 * np.random.random((4, 1)) - 1).astype(dtype)
-        with np.errstate(over="ignore"):
-            for _ in range(epochs):
-                l1 = 1 / (1 + np.exp(-(np.dot(X, syn0))))
-                l2 = 1 / (1 + np.exp(-(np.dot(l1, syn1))))
-                l2_delta = (y - l2) * (l2 * (1 - l2))
-                l1_delta = l2_delta.dot(syn1.T) * (l1 * (1 - l1))
-                syn1 += l1.T.dot(l2_delta)
-                syn0 += X.T.dot(l1_delta)
-        return [syn0, syn1]
-
-    return run
+    return lambda epochs: eleven_lines(problem.X, problem.y, epochs)
 
 
 def tinynet_core(problem: Problem) -> Run:

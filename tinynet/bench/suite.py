@@ -3,9 +3,8 @@
     python -m tinynet bench [--quick] [--repeats 5] [--only NAME[,NAME]]
         [--plot PATH] [--markdown] [--blas-threads N]
 
-or, from the top of a checkout, ``python benchmarks/suite.py`` with the same options, which
-also saves the plot as ``benchmarks/speedup.png`` (the README's). ``--quick`` is a smoke run
-of about half a minute; the default run takes a few minutes.
+``--plot docs/speedup.png`` saves the plot as the README's (matplotlib). ``--quick`` is a
+smoke run of about half a minute; the default run takes a few minutes.
 
 Cases (``--only`` names), each in float64 and float32 unless said otherwise:
 
@@ -62,7 +61,7 @@ from pathlib import Path
 import numpy as np
 
 import tinynet
-from tinynet.__main__ import XOR_X, XOR_Y
+from tinynet._blog import XOR_X, XOR_Y
 from tinynet.bench._contenders import (
     PEERS,
     Problem,
@@ -615,9 +614,7 @@ def environment(timing: Timing) -> str:
     return "\n".join(lines)
 
 
-def parse_args(
-    argv: Sequence[str] | None = None, prog: str | None = None, default_plot: str = ""
-) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
     """The command line; ``--only`` becomes a list of names."""
     names = [*CASES, *SECTIONS]
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
@@ -626,9 +623,9 @@ def parse_args(
     parser.add_argument("--only", metavar="NAME[,NAME]", help=f"cases: {', '.join(names)}")
     parser.add_argument(
         "--plot",
-        default=default_plot,
+        default="",
         metavar="PATH",
-        help=f"where to save the speed-up plot (matplotlib; default {default_plot or 'none'})",
+        help="save the speed-up plot there (matplotlib; the README's: docs/speedup.png)",
     )
     parser.add_argument("--markdown", action="store_true", help="print the tables in Markdown too")
     parser.add_argument(
@@ -709,11 +706,9 @@ def run_suite(args: argparse.Namespace) -> bool:
     return ok
 
 
-def main(
-    argv: Sequence[str] | None = None, prog: str | None = None, default_plot: str = ""
-) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the suite; returns the exit status (1 if any check failed)."""
-    args = parse_args(argv, prog, default_plot)
+    args = parse_args(argv, prog)
     limits = contextlib.nullcontext()
     if args.blas_threads is not None and threadpoolctl is not None:  # parse_args checked both
         limits = threadpoolctl.threadpool_limits(limits=args.blas_threads, user_api="blas")

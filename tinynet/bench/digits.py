@@ -1,11 +1,12 @@
 """Train scikit-learn's 8x8 digits with tinynet and with scikit-learn's MLPClassifier, under the
 same plain-SGD settings, and compare test accuracy and training time.
 
-    python benchmarks/bench_digits.py [--epochs 100] [--hidden 32] [--batch-size 64]
+    python -m tinynet.bench.digits [--epochs 100] [--hidden 32] [--batch-size 64]
         [--learning-rate 0.1] [--alpha 0.0] [--activation relu] [--dtype float64]
         [--repeats 3] [--seed 0]
 
-Needs scikit-learn (``pip install scikit-learn``), for the data, the split and the contender.
+Needs scikit-learn (``pip install scikit-learn``, or the ``bench`` extra), for the data, the
+split and the contender.
 
 Data: ``load_digits`` (1797 images, 64 pixels in 0..16, 10 classes), X scaled to [0, 1] by
 X / 16, one fixed stratified split (``train_test_split(test_size=0.25, random_state=0)``: 1347
@@ -62,7 +63,7 @@ import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,17 +75,18 @@ try:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
-except ImportError:
-    sys.exit(
-        "bench_digits.py needs scikit-learn, which tinynet does not install: "
-        "python -m pip install scikit-learn"
-    )
+
+    HAVE_SKLEARN = True
+except ImportError:  # main says so; the module still imports, and --help works
+    HAVE_SKLEARN = False
 
 SKLEARN_ACTIVATION = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic"}
 
 
 @dataclass
 class Data:
+    """The split: float inputs in [0, 1], integer labels, and one-hot training targets."""
+
     X_train: np.ndarray
     X_test: np.ndarray
     labels_train: np.ndarray
@@ -96,6 +98,7 @@ class Data:
 
 
 def load(dtype: type) -> Data:
+    """The 8x8 digits scaled to [0, 1] in ``dtype``, split 3:1, stratified, seed 0."""
     X, labels = load_digits(return_X_y=True)
     X = (X / 16.0).astype(dtype)
     X_train, X_test, labels_train, labels_test = train_test_split(
@@ -109,6 +112,7 @@ Run = Callable[[Data, int], tuple[float, float]]
 
 
 def tinynet_run(backend: str, args: argparse.Namespace) -> Run:
+    """tinynet with ``backend``, set up as MLPClassifier is (see the module's docstring)."""
     layers = [64, args.hidden, 10]
     # sklearn's Glorot bound: factor 6, or 2 for the logistic activation.
     factor = 2.0 if args.activation == "sigmoid" else 6.0
@@ -151,6 +155,8 @@ def tinynet_run(backend: str, args: argparse.Namespace) -> Run:
 
 
 def sklearn_run(args: argparse.Namespace) -> Run:
+    """scikit-learn's MLPClassifier by plain SGD, all ``args.epochs`` epochs run."""
+
     def run(data: Data, seed: int) -> tuple[float, float]:
         start = time.perf_counter()
         clf = MLPClassifier(
@@ -181,8 +187,11 @@ def sklearn_run(args: argparse.Namespace) -> Run:
     return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tinynet.bench.digits", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--hidden", type=int, default=32, help="hidden units")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -199,10 +208,16 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0, help="repeat r uses seed + r")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     for name in ("epochs", "hidden", "batch_size", "repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not HAVE_SKLEARN:
+        parser.exit(
+            1,
+            "python -m tinynet.bench.digits needs scikit-learn, which tinynet does not "
+            'install: python -m pip install scikit-learn (or "tinynet[bench]")\n',
+        )
 
     data = load(np.dtype(args.dtype).type)
     factories: dict[str, Callable[[argparse.Namespace], Run]] = {
@@ -248,7 +263,8 @@ def main() -> None:
             f"{name:25}{args.epochs:7d}  {acc_text:<24}{time_text:<24}"
             f"{median / args.epochs * 1e3:8.2f}{reference / median:7.1f}x"
         )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
