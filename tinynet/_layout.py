@@ -11,7 +11,7 @@ every synapse through one pointer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import accumulate, pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -25,16 +25,16 @@ def synapse_shapes(layer_sizes: LayerSizes) -> list[tuple[int, int]]:
     return [(int(k), int(j)) for k, j in pairwise(layer_sizes)]
 
 
-def offsets(layer_sizes: LayerSizes, bias: bool = False) -> npt.NDArray[np.intp]:
+def offsets(layer_sizes: LayerSizes, bias: bool = False) -> list[int]:
     """Where each synapse's block starts in the parameter vector, and, last, its length:
-    the one computation of the layout, which the compiled core is handed."""
-    sizes = [(k + bias) * j for k, j in synapse_shapes(layer_sizes)]
-    return np.concatenate(([0], np.cumsum(sizes, dtype=np.intp))).astype(np.intp)
+    the one computation of the layout, which the compiled core is handed (as Python ints,
+    exact for any sizes, so that a layout too big to exist can be refused)."""
+    return [0, *accumulate((k + bias) * j for k, j in synapse_shapes(layer_sizes))]
 
 
 def n_params(layer_sizes: LayerSizes, bias: bool = False) -> int:
     """The length of the parameter vector of a network with these layer sizes."""
-    return int(offsets(layer_sizes, bias)[-1])
+    return offsets(layer_sizes, bias)[-1]
 
 
 def unpack(params: np.ndarray, layer_sizes: LayerSizes, bias: bool = False) -> list[np.ndarray]:

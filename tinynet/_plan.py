@@ -182,7 +182,7 @@ def make_plan(
     the choices in force."""
     machine = choices()
     sizes = [int(size) for size in architecture.layer_sizes]
-    offsets = synapse_offsets(sizes, architecture.bias)
+    offsets = np.array(synapse_offsets(sizes, architecture.bias), dtype=np.intp)
     lanes = small_road_lanes(architecture, training, n_rows, validation, machine)
     if not lanes:
         return Plan(machine, offsets)
@@ -210,4 +210,4 @@ def make_plan(
 def forward_plan(architecture: Architecture) -> Plan:
     """The plan of a prediction: the general loop's forward pass."""
     sizes = [int(size) for size in architecture.layer_sizes]
-    return Plan(choices(), synapse_offsets(sizes, architecture.bias))
+    return Plan(choices(), np.array(synapse_offsets(sizes, architecture.bias), dtype=np.intp))

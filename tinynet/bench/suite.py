@@ -76,7 +76,7 @@ from tinynet.bench._contenders import (
 threadpoolctl = optional("threadpoolctl")
 
 DTYPES = (np.float64, np.float32)
-TOL_EPS = 2000  # as tests/closeness.py: the core and numpy agree within this many epsilons
+TOL_EPS = 2000  # as tests/helpers.py: the core and numpy agree within this many epsilons
 
 
 @dataclass(frozen=True)
