@@ -1,4 +1,5 @@
-"""The compiled core as built: what importing tinynet says when it is missing."""
+"""The compiled core as built: what importing tinynet says when it is missing, and a release
+build's size (no debug information)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from elf import section_names
 
 import tinynet
+from tinynet import _core
 
 PACKAGE = Path(tinynet.__file__).resolve().parent
 
@@ -83,3 +86,15 @@ def test_import_keeps_other_errors_of_the_core(copy_without_core: Path):
     assert "was not found" not in result.stderr, result.stderr
     if sys.version_info >= (3, 11):  # exception notes
         assert "python -m pip install -e ." in result.stderr, result.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads a Linux (ELF) core")
+def test_release_core_has_no_debug_information():
+    """setup.py compiles the release core with -g0 and links it with --strip-debug."""
+    if _core.BOUNDS_CHECKED:
+        pytest.skip("the bounds-checked build keeps its debug information")
+    path = Path(_core.__file__)
+    names = section_names(path.read_bytes())
+    assert ".text" in names, names
+    debug = [name for name in names if name.startswith(".debug")]
+    assert not debug, f"{path} has debug information: {debug}; rebuild: pip install -e ."

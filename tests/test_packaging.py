@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from elf import section_names
 
 import tinynet
 
@@ -154,6 +155,20 @@ def test_wheel_is_a_binary_wheel_with_the_core(dists):
     assert any(n.startswith("tinynet/_core.") and n.endswith((".so", ".pyd")) for n in names)
     assert {"tinynet/py.typed", "tinynet/_core.pyi", "tinynet/__main__.py"} <= names
     assert "tinynet/_core.cpp" not in names
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads a Linux (ELF) core")
+def test_wheel_core_has_no_debug_information(dists):
+    """setup.py builds release cores with -g0 and links them with --strip-debug."""
+    _, wheel = dists
+    with zipfile.ZipFile(wheel) as archive:
+        (core,) = (
+            n for n in archive.namelist() if n.startswith("tinynet/_core.") and n.endswith(".so")
+        )
+        names = section_names(archive.read(core))
+    assert ".text" in names, names
+    debug = [name for name in names if name.startswith(".debug")]
+    assert not debug, f"{core} has debug information: {debug}"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="manylinux is Linux's")
