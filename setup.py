@@ -4,6 +4,7 @@ Set ``TINYNET_DEBUG_BUILD=1`` when building to compile the core with bounds and 
 checks on (slower; for running the test suite against out-of-bounds mistakes).
 """
 
+import glob
 import os
 import sys
 from pathlib import Path
@@ -13,26 +14,6 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG_BUILD = os.environ.get("TINYNET_DEBUG_BUILD", "") not in ("", "0")
-
-# Neither Cython nor setuptools rebuilds when only the directives change, so the build's kind
-# is recorded, and a build of the other kind regenerates the C++ and recompiles everything.
-BUILD_KIND = "bounds-checked" if DEBUG_BUILD else "release"
-KIND_FILE = Path(__file__).resolve().parent / "build" / "tinynet-build-kind"
-try:
-    KIND_CHANGED = KIND_FILE.read_text() != BUILD_KIND
-except OSError:
-    KIND_CHANGED = True
-
-
-class BuildExt(build_ext):
-    """build_ext, recording the build's kind when done. (A change of kind needs no more:
-    cythonize, forced, writes a new _core.cpp, and build_ext recompiles what is older.)"""
-
-    def run(self):
-        super().run()
-        KIND_FILE.parent.mkdir(exist_ok=True)
-        KIND_FILE.write_text(BUILD_KIND)
-
 
 compiler_directives = {
     "language_level": 3,
@@ -64,14 +45,49 @@ else:
         "--param=inline-unit-growth=400",
     ]
 
+# Release builds carry no debug information (CPython's CFLAGS often hold -g; the -g0 after
+# them wins), which is most of an unstripped core's size; the bounds-checked build keeps it,
+# for debuggers and sanitizers. On Linux the linker strips what objects bring in regardless
+# (macOS's linker keeps debug information out of the module already).
+extra_link_args = []
+if sys.platform != "win32":
+    extra_compile_args.append("-g" if DEBUG_BUILD else "-g0")
+    if not DEBUG_BUILD and sys.platform.startswith("linux"):
+        extra_link_args.append("-Wl,--strip-debug")
+
+# Neither Cython nor setuptools rebuilds when only the directives or the flags change, so the
+# build's kind and flags are recorded, and a build that differs regenerates the C++ and
+# recompiles everything.
+BUILD_KIND = "\n".join(
+    ["bounds-checked" if DEBUG_BUILD else "release", *extra_compile_args, *extra_link_args]
+)
+KIND_FILE = Path(__file__).resolve().parent / "build" / "tinynet-build-kind"
+try:
+    KIND_CHANGED = KIND_FILE.read_text() != BUILD_KIND
+except OSError:
+    KIND_CHANGED = True
+
+
+class BuildExt(build_ext):
+    """build_ext, recording the build's kind when done. (A change of kind needs no more:
+    cythonize, forced, writes a new _core.cpp, and build_ext recompiles what is older.)"""
+
+    def run(self):
+        super().run()
+        KIND_FILE.parent.mkdir(exist_ok=True)
+        KIND_FILE.write_text(BUILD_KIND)
+
+
 extensions = [
     Extension(
         "tinynet._core",
         sources=["tinynet/_core.pyx"],
         include_dirs=["csrc"],
-        depends=[*sorted(str(path) for path in Path("csrc").glob("*.hh")), "tinynet/_kernels.pxd"],
+        # Every header, by pattern, so that a new or renamed one is not left out.
+        depends=[*sorted(glob.glob("csrc/*.hh")), "tinynet/_kernels.pxd"],
         language="c++",
         extra_compile_args=extra_compile_args,
+        extra_link_args=extra_link_args,
         # Read back as tinynet._core.BOUNDS_CHECKED, so a test run can say what it tested.
         define_macros=[("TINYNET_BOUNDS_CHECKED", "1" if DEBUG_BUILD else "0")],
     )

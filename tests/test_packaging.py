@@ -18,12 +18,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from elf import section_names
 
 import tinynet
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The distribution's name on the package index, where "tinynet" is an unrelated project; the
+# sdist's and wheel's file names spell it with an underscore.
+DISTRIBUTION = "tinynet-backprop"
+FILE_NAME = DISTRIBUTION.replace("-", "_")
 
 # Left out when the checkout is copied without git: what builds, tests and tools leave behind.
 IGNORED = shutil.ignore_patterns(
@@ -42,9 +48,10 @@ IGNORED = shutil.ignore_patterns(
 )
 
 # Run by the fresh environment's Python from an empty directory, so that it imports the
-# installed wheel: the blog's three-layer XOR to 12 significant digits, and a save and load.
+# installed wheel, installed under the distribution's name (its first argument): the blog's
+# three-layer XOR to 12 significant digits, and a save and load.
 SMOKE_TEST = """
-import importlib.util, sys, tempfile
+import importlib.metadata, importlib.util, sys, tempfile
 from pathlib import Path
 import numpy as np
 import tinynet
@@ -53,6 +60,7 @@ from tinynet import _core
 assert Path(tinynet.__file__).is_relative_to(sys.prefix), tinynet.__file__
 assert importlib.util.find_spec("Cython") is None, "Cython is installed"
 assert not _core.BOUNDS_CHECKED
+assert importlib.metadata.version(sys.argv[1]) == tinynet.__version__
 X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]])
 y = np.array([[0, 1, 1, 0]]).T
 net = tinynet.Network([3, 4, 1], seed=1).fit(X, y, epochs=59999)
@@ -117,15 +125,15 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     copy_checkout(source)
     outdir = tmp_path_factory.mktemp("dist")
     run(sys.executable, "-m", "build", "--outdir", outdir, source, cwd=source, timeout=900)
-    (sdist,) = outdir.glob("tinynet-*.tar.gz")
-    (wheel,) = outdir.glob("tinynet-*.whl")
+    (sdist,) = outdir.glob(f"{FILE_NAME}-*.tar.gz")
+    (wheel,) = outdir.glob(f"{FILE_NAME}-*.whl")
     return sdist, wheel
 
 
 def test_sdist_has_every_source_file(dists):
     sdist, _ = dists
     with tarfile.open(sdist) as archive:
-        top = f"tinynet-{tinynet.__version__}/"
+        top = f"{FILE_NAME}-{tinynet.__version__}/"
         members = {name.removeprefix(top) for name in archive.getnames()}
     required = {"README.md", "setup.py", "pyproject.toml", "MANIFEST.in", "tinynet/py.typed"}
     sources = [*(ROOT / "csrc").iterdir(), *(ROOT / "tests").glob("*.py")]
@@ -141,12 +149,26 @@ def test_sdist_has_every_source_file(dists):
 def test_wheel_is_a_binary_wheel_with_the_core(dists):
     _, wheel = dists
     tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
-    assert wheel.name.startswith(f"tinynet-{tinynet.__version__}-{tag}-{tag}-"), wheel.name
+    assert wheel.name.startswith(f"{FILE_NAME}-{tinynet.__version__}-{tag}-{tag}-"), wheel.name
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     assert any(n.startswith("tinynet/_core.") and n.endswith((".so", ".pyd")) for n in names)
     assert {"tinynet/py.typed", "tinynet/_core.pyi", "tinynet/__main__.py"} <= names
     assert "tinynet/_core.cpp" not in names
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads a Linux (ELF) core")
+def test_wheel_core_has_no_debug_information(dists):
+    """setup.py builds release cores with -g0 and links them with --strip-debug."""
+    _, wheel = dists
+    with zipfile.ZipFile(wheel) as archive:
+        (core,) = (
+            n for n in archive.namelist() if n.startswith("tinynet/_core.") and n.endswith(".so")
+        )
+        names = section_names(archive.read(core))
+    assert ".text" in names, names
+    debug = [name for name in names if name.startswith(".debug")]
+    assert not debug, f"{core} has debug information: {debug}"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="manylinux is Linux's")
@@ -168,7 +190,7 @@ def test_wheel_works_in_a_fresh_environment(dists, tmp_path):
     # Binaries only: nothing, the wheel's dependencies included, is compiled here.
     run(python, "-m", "pip", "install", "--only-binary=:all:", wheel, cwd=tmp_path, timeout=600)
     (tmp_path / "smoke_test.py").write_text(SMOKE_TEST)
-    output = run(python, "-W", "error", "smoke_test.py", cwd=tmp_path, timeout=300)
+    output = run(python, "-W", "error", "smoke_test.py", DISTRIBUTION, cwd=tmp_path, timeout=300)
     assert "smoke test passed" in output
     output = run(python, "-W", "error", "-m", "tinynet", "--no-speed", cwd=tmp_path, timeout=300)
     assert f"tinynet {tinynet.__version__}" in output
