@@ -20,11 +20,13 @@ import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from tinynet import _core
 from tinynet._layout import offsets as synapse_offsets
+from tinynet._layout import synapse_shapes
 from tinynet._settings import Architecture, Training
 
 # The output activations the small road computes (its deltas are squared errors).
@@ -87,7 +89,7 @@ def forced(
         The choices in force inside the block.
     """
     current = choices()
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if small_road is not None:
         if not isinstance(small_road, (bool, np.bool_)):
             raise TypeError(f"small_road must be a bool or None, got {small_road!r}")
@@ -161,7 +163,7 @@ def small_road_lanes(
     That last condition also bounds the rows, to fewer than the crossover."""
     sizes = [int(size) for size in architecture.layer_sizes]
     widest = max(sizes)
-    biggest_product = n_rows * max(k * j for k, j in zip(sizes, sizes[1:]))
+    biggest_product = n_rows * max(k * j for k, j in synapse_shapes(sizes))
     if (
         not machine.small_road
         or training.batch_size < n_rows

@@ -70,7 +70,8 @@ def time_per_epoch(shape: tuple[int, int, int], dtype: type, crossover: int) -> 
     """
     n, k, j = shape
     rng = np.random.default_rng(0)
-    X, y = rng.random((n, k)).astype(dtype), rng.random((n, j)).astype(dtype)
+    X: np.ndarray = rng.random((n, k)).astype(dtype)
+    y: np.ndarray = rng.random((n, j)).astype(dtype)
     net = tinynet.Network([k, j], output="linear", seed=1, dtype=dtype)
     epochs = max(10, int(2e7 / (n * k * j)))
     # Off the small road: it would take the smallest shapes when their products stay in the

@@ -71,10 +71,10 @@ import numpy as np
 import tinynet
 
 try:
-    from sklearn.datasets import load_digits
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import train_test_split
-    from sklearn.neural_network import MLPClassifier
+    from sklearn.datasets import load_digits  # type: ignore[import-untyped]
+    from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
+    from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
+    from sklearn.neural_network import MLPClassifier  # type: ignore[import-untyped]
 
     HAVE_SKLEARN = True
 except ImportError:  # main says so; the module still imports, and --help works
