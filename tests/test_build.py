@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from elf import section_names
+from helpers import section_names
 
 import tinynet
 from tinynet import _core

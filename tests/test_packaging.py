@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from elf import section_names
+from helpers import section_names
 
 import tinynet
 
