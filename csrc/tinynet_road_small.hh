@@ -1,6 +1,6 @@
 // A whole full-batch epoch for networks whose layers are all at most kMaxLanes units wide,
 // such as the blog's 3-4-1: where the general loop's cost is its bookkeeping, not its
-// arithmetic (a few dozen multiply-adds per call into tinynet_kernels.hh).
+// arithmetic (a few dozen multiply-adds per call into the kernels of tinynet_layer.hh).
 //
 // Every row of a layer and of a synapse is padded to 4 or kMaxLanes elements and handled as
 // one vector value, and the epoch is compiled once per instruction set with the activations
@@ -116,7 +116,7 @@ struct Rows {
     }
 
     // l__nW = f(l_prev__nk . syn + bias), l_prev's rows `stride` apart: dot and add_bias of
-    // tinynet_kernels.hh, a row of sums at a time.
+    // tinynet_products.hh and tinynet_layer.hh, a row of sums at a time.
     static TINYNET_ALWAYS_INLINE void forward(Activation f, const T* l_prev__nk, idx_t stride,
                                               const T* syn, bool bias, T* l__nW, idx_t n,
                                               idx_t k) {

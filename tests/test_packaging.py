@@ -136,7 +136,11 @@ def test_sdist_has_every_source_file(dists):
         top = f"{FILE_NAME}-{tinynet.__version__}/"
         members = {name.removeprefix(top) for name in archive.getnames()}
     required = {"README.md", "setup.py", "pyproject.toml", "MANIFEST.in", "tinynet/py.typed"}
-    sources = [*(ROOT / "csrc").iterdir(), *(ROOT / "tests").glob("*.py")]
+    sources = [
+        *(ROOT / "csrc").iterdir(),
+        *(ROOT / "tests").glob("*.py"),
+        *(ROOT / "docs").glob("*.md"),
+    ]
     for pattern in ("*.py", "*.pyx", "*.pxd", "*.pyi"):
         sources += (ROOT / "tinynet").rglob(pattern)
     required |= {path.relative_to(ROOT).as_posix() for path in sources if path.is_file()}
@@ -153,7 +157,9 @@ def test_wheel_is_a_binary_wheel_with_the_core(dists):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     assert any(n.startswith("tinynet/_core.") and n.endswith((".so", ".pyd")) for n in names)
-    assert {"tinynet/py.typed", "tinynet/_core.pyi", "tinynet/__main__.py"} <= names
+    shipped = {"tinynet/py.typed", "tinynet/_core.pyi", "tinynet/__main__.py", "tinynet/_blog.py"}
+    shipped |= {"tinynet/bench/suite.py", "tinynet/bench/digits.py", "tinynet/bench/crossover.py"}
+    assert shipped <= names, f"missing from the wheel: {sorted(shipped - names)}"
     assert "tinynet/_core.cpp" not in names
 
 

@@ -1,4 +1,4 @@
-"""The small networks' road (``csrc/tinynet_small.hh``): full-batch fits of networks no
+"""The small networks' road (``csrc/tinynet_road_small.hh``): full-batch fits of networks no
 wider than ``_core.SMALL_MAX_UNITS`` train a whole epoch per call, on rows padded to 4 or 8
 lanes, compiled per instruction set.
 

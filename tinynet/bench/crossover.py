@@ -9,7 +9,7 @@ BLAS, interleaved, and prints the median time per epoch of each and their ratio 
 number of multiply-adds per product.
 
 Both sides run the general training loop: every timed fit is forced off the small networks'
-road (csrc/tinynet_small.hh), which the smallest of these shapes would otherwise take when
+road (csrc/tinynet_road_small.hh), which the smallest of these shapes would otherwise take when
 their products stay in the loops, and which has no BLAS side to compare with.
 """
 
