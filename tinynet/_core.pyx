@@ -253,9 +253,9 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
 
 cdef const Py_ssize_t[::1] checked_offsets(const Py_ssize_t[::1] layer_sizes,
                                            offsets, bint bias):
-    """``offsets`` (a plan's, from tinynet._layout), once checked against the layer sizes:
-    the loops index the parameter vector with them."""
-    cdef const Py_ssize_t[::1] checked = np.ascontiguousarray(offsets, dtype=np.intp)
+    """A copy of ``offsets`` (a plan's, from tinynet._layout), checked against the layer
+    sizes: the loops index the parameter vector with them."""
+    cdef const Py_ssize_t[::1] checked = np.array(offsets, dtype=np.intp, copy=True)
     cdef Py_ssize_t i, n_synapses = layer_sizes.shape[0] - 1
     if n_synapses < 1 or checked.shape[0] != n_synapses + 1 or checked[0] != 0:
         raise ValueError("the offsets do not match the layer sizes")
@@ -307,7 +307,7 @@ cdef class Trainer:
     cdef readonly object X, y, params, X_val, y_val, plan
     cdef object layer_sizes, offsets, velocity, layers, deltas, slopes, step
     cdef object batch_X, batch_y, order, sort_keys, val_layers, val_delta, saved
-    cdef object padded, padded_velocity  # small road
+    cdef object padded, padded_velocity, padded_offsets, transposed_offsets  # small road
     cdef object pending  # what a signal handler raised during run, to raise after it
     cdef Net net
     cdef Settings s
@@ -356,7 +356,11 @@ cdef class Trainer:
         s.hidden_units = hidden_units
         b = s.batch_size
         if self.small:
-            check_small_layout(self.plan, self.layer_sizes, b, n)
+            self.padded_offsets = np.array(self.plan.padded_offsets, dtype=np.intp, copy=True)
+            self.transposed_offsets = np.array(
+                self.plan.transposed_offsets, dtype=np.intp, copy=True)
+            check_small_layout(self.plan, self.layer_sizes, architecture.bias,
+                               self.padded_offsets, self.transposed_offsets, b, n)
             # Every row padded to the plan's lanes; the deltas' padding must start, and
             # stays, zero.
             units = last * self.plan.lanes
@@ -533,22 +537,32 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     return completed
 
 
-cdef check_small_layout(plan, const Py_ssize_t[::1] sizes, Py_ssize_t batch_size,
+cdef check_small_layout(plan, const Py_ssize_t[::1] sizes, bint bias,
+                        const Py_ssize_t[::1] padded_offsets,
+                        const Py_ssize_t[::1] transposed_offsets, Py_ssize_t batch_size,
                         Py_ssize_t n):
-    """Check a small-road plan against the network before its buffers are made from it: the
-    road's kernels index the padded weights with its offsets."""
-    cdef const Py_ssize_t[::1] padded_offsets = plan.padded_offsets
-    cdef const Py_ssize_t[::1] transposed_offsets = plan.transposed_offsets
-    cdef Py_ssize_t L = sizes.shape[0] - 1, lanes = plan.lanes
+    """Check a small-road plan's layout (copied into ``padded_offsets`` and
+    ``transposed_offsets``) against the network before its buffers are made from it: the
+    road's kernels index the padded weights with those offsets. The blocks must lie end to
+    end: every synapse's rows (weights, then biases), then the columns of every synapse but
+    the first, exactly filling ``padded_size``, which each epoch writes all of."""
+    cdef Py_ssize_t L = sizes.shape[0] - 1, lanes = plan.lanes, i, at = 0
     if (lanes != 4 and lanes != kMaxLanes) or batch_size != n:
         raise ValueError("the small networks' road takes full batches, 4 or 8 lanes wide")
     if padded_offsets.shape[0] != L + 1 or transposed_offsets.shape[0] != L:
         raise ValueError("the small networks' offsets do not match the network")
-    # The rows of every synapse, then the columns of every synapse but the first, exactly:
-    # each epoch writes all of the spare buffer, which is then checked for finite values.
-    cdef Py_ssize_t needed = (transposed_offsets[L - 1] + sizes[L] * lanes if L > 1
-                              else padded_offsets[L])
-    if plan.padded_size != needed or max(sizes) > lanes:
+    for i in range(L + 1):
+        if sizes[i] > lanes or padded_offsets[i] != at:
+            raise ValueError("the small networks' rows do not match the network")
+        if i < L:
+            at += (sizes[i] + bias) * lanes
+    if transposed_offsets[0] != at:  # not read, but laid out as the rest
+        raise ValueError("the small networks' columns do not match the network")
+    for i in range(1, L):
+        if transposed_offsets[i] != at:
+            raise ValueError("the small networks' columns do not match the network")
+        at += sizes[i + 1] * lanes
+    if plan.padded_size != at:
         raise ValueError("the small networks' layout does not match the network")
 
 
@@ -566,8 +580,8 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
     cdef floating[::1] padded = t.padded, saved = t.saved
     cdef floating[::1] velocity = t.velocity, padded_velocity = t.padded_velocity
     cdef floating[::1] layer_buffer = t.layers, delta_buffer = t.deltas
-    cdef const Py_ssize_t[::1] padded_offsets = t.plan.padded_offsets
-    cdef const Py_ssize_t[::1] transposed_offsets = t.plan.transposed_offsets
+    cdef const Py_ssize_t[::1] padded_offsets = t.padded_offsets
+    cdef const Py_ssize_t[::1] transposed_offsets = t.transposed_offsets
     cdef Py_ssize_t n = X.shape[0], L = net.n_synapses, n_out = net.sizes[L]
     cdef Py_ssize_t size = padded.shape[0], lanes = t.plan.lanes, i, e, completed = 0
     cdef Fit[floating] fit

@@ -8,9 +8,11 @@ the plan and reads no other setting.
 
 The machine choices have process defaults, chosen when tinynet is imported: the small road
 where the compiler built it, numpy's bundled BLAS if the core found it (else scipy's), the
-widest instruction set the CPU runs, and the measured crossover. :func:`forced` overrides them
-for the fits and predictions made inside a block, in the current thread only (a context
-variable: other threads keep the defaults), for tests and benchmarks.
+widest instruction set the CPU runs, and the crossover of ``csrc/tinynet_blas.hh`` (100
+multiply-adds, measured by ``python -m tinynet.bench.crossover``). :func:`forced` overrides
+them for the fits and predictions made inside a block, in the current thread only (a context
+variable: other threads keep the defaults, unless Python starts threads with a copy of the
+current context, as free-threaded builds do by default), for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ def forced(
             raise TypeError(f"small_road must be a bool or None, got {small_road!r}")
         changes["small_road"] = bool(small_road) and _core.SMALL_ROAD_BUILT
     if blas_library is not None:
+        if not isinstance(blas_library, str):
+            raise TypeError(f"blas_library must be a str or None, got {blas_library!r}")
         if blas_library not in _core.blas_libraries():
             raise ValueError(
                 f"blas_library: BLAS library {blas_library!r} is not available here: "
@@ -102,6 +106,8 @@ def forced(
             )
         changes["blas_library"] = blas_library
     if instruction_set is not None:
+        if not isinstance(instruction_set, str):
+            raise TypeError(f"instruction_set must be a str or None, got {instruction_set!r}")
         if instruction_set not in _core.INSTRUCTION_SETS:
             raise ValueError(f"instruction_set: unknown instruction set {instruction_set!r}")
         if instruction_set not in _core.instruction_sets():
@@ -121,6 +127,13 @@ def forced(
         _forced.reset(token)
 
 
+def read_only(values: list[int]) -> np.ndarray:
+    """An ``intp`` array of ``values`` that cannot be written to: a plan does not change."""
+    array = np.array(values, dtype=np.intp)
+    array.setflags(write=False)
+    return array
+
+
 @dataclass(frozen=True)
 class Plan:
     """How one fit (or prediction) runs in the compiled core.
@@ -136,10 +149,8 @@ class Plan:
     machine: Choices
     offsets: np.ndarray
     lanes: int = 0
-    padded_offsets: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.intp))
-    transposed_offsets: np.ndarray = dataclasses.field(
-        default_factory=lambda: np.zeros(0, np.intp)
-    )
+    padded_offsets: np.ndarray = dataclasses.field(default_factory=lambda: read_only([]))
+    transposed_offsets: np.ndarray = dataclasses.field(default_factory=lambda: read_only([]))
     padded_size: int = 0
 
     @property
@@ -184,7 +195,7 @@ def make_plan(
     the choices in force."""
     machine = choices()
     sizes = [int(size) for size in architecture.layer_sizes]
-    offsets = np.array(synapse_offsets(sizes, architecture.bias), dtype=np.intp)
+    offsets = read_only(synapse_offsets(sizes, architecture.bias))
     lanes = small_road_lanes(architecture, training, n_rows, validation, machine)
     if not lanes:
         return Plan(machine, offsets)
@@ -200,16 +211,11 @@ def make_plan(
         transposed_offsets.append(at)
         at += j * lanes
     return Plan(
-        machine,
-        offsets,
-        lanes,
-        np.array(padded_offsets, dtype=np.intp),
-        np.array(transposed_offsets, dtype=np.intp),
-        at,
+        machine, offsets, lanes, read_only(padded_offsets), read_only(transposed_offsets), at
     )
 
 
 def forward_plan(architecture: Architecture) -> Plan:
     """The plan of a prediction: the general loop's forward pass."""
     sizes = [int(size) for size in architecture.layer_sizes]
-    return Plan(choices(), np.array(synapse_offsets(sizes, architecture.bias), dtype=np.intp))
+    return Plan(choices(), read_only(synapse_offsets(sizes, architecture.bias)))
