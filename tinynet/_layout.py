@@ -32,9 +32,46 @@ def offsets(layer_sizes: LayerSizes, bias: bool = False) -> list[int]:
     return [0, *accumulate((k + bias) * j for k, j in synapse_shapes(layer_sizes))]
 
 
-def n_params(layer_sizes: LayerSizes, bias: bool = False) -> int:
-    """The length of the parameter vector of a network with these layer sizes."""
+def hidden_sizes(layer_sizes: LayerSizes) -> list[int]:
+    """The sizes of the hidden layers, input side first."""
+    return [int(size) for size in list(layer_sizes)[1:-1]]
+
+
+def n_params(layer_sizes: LayerSizes, bias: bool = False, batch_norm: bool = False) -> int:
+    """The length of the parameter vector of a network with these layer sizes: its synapses,
+    then, with batch normalisation, a scale and a shift per hidden unit."""
+    return offsets(layer_sizes, bias)[-1] + (
+        2 * sum(hidden_sizes(layer_sizes)) if batch_norm else 0
+    )
+
+
+def batch_norm_offset(layer_sizes: LayerSizes, bias: bool = False) -> int:
+    """Where the batch normalisation's block starts: after the synapses. It holds, for each
+    hidden layer in order, its scales and then its shifts, one per unit."""
     return offsets(layer_sizes, bias)[-1]
+
+
+def split_batch_norm(
+    params: np.ndarray, layer_sizes: LayerSizes, bias: bool = False
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Views of each hidden layer's batch-normalisation ``(scale, shift)`` in ``params``."""
+    views, at = [], batch_norm_offset(layer_sizes, bias)
+    for size in hidden_sizes(layer_sizes):
+        views.append((params[at : at + size], params[at + size : at + 2 * size]))
+        at += 2 * size
+    return views
+
+
+def split_statistics(
+    statistics: np.ndarray, layer_sizes: LayerSizes
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Views of each hidden layer's running ``(mean, variance)`` in a batch-normalised
+    network's statistics vector (the two, one per unit, for each hidden layer in order)."""
+    views, at = [], 0
+    for size in hidden_sizes(layer_sizes):
+        views.append((statistics[at : at + size], statistics[at + size : at + 2 * size]))
+        at += 2 * size
+    return views
 
 
 def unpack(params: np.ndarray, layer_sizes: LayerSizes, bias: bool = False) -> list[np.ndarray]:

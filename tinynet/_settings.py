@@ -15,6 +15,8 @@ OUTPUT_ACTIVATIONS = ("sigmoid", "linear", "softmax")
 # The backends, in the order of network.BACKENDS: the compiled core, the numpy reference.
 BACKEND_NAMES = ("cython", "numpy")
 INITS = ("uniform", "xavier", "he")
+# The update rules a Trainer runs ("lbfgs" is run by scipy, through loss_and_gradient).
+TRAINER_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 # The measures of a fit's history, the validation ones last: the one list of their names
 # (the history, the logs passed to callbacks, EarlyStopping's monitors, printed lines).
 HISTORY_KEYS = ("loss", "mae", "val_loss", "val_mae")
@@ -36,6 +38,11 @@ class Architecture:
     activation: str = "sigmoid"
     output: str = "sigmoid"
     bias: bool = False
+    # Batch normalisation of every hidden layer's pre-activation (PyTorch's BatchNorm1d): its
+    # scales and shifts follow the synapses in the parameter vector (see tinynet._layout).
+    batch_norm: bool = False
+    batch_norm_momentum: float = 0.1
+    batch_norm_epsilon: float = 1e-5
 
     @property
     def n_inputs(self) -> int:
@@ -66,3 +73,11 @@ class Training:
     clip: float = 0.0
     shuffle_key: int = 0
     dropout_key: int = 0
+    # The update rule (see tinynet._optimizers): "sgd" (with momentum and nesterov above),
+    # "adam", "adamw" (with weight_decay) or "rmsprop" (rho, and momentum above).
+    optimizer: str = "sgd"
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    weight_decay: float = 0.0
+    rho: float = 0.99
