@@ -27,6 +27,16 @@ inline void add_bias(T* TINYNET_RESTRICT c__nj, const T* TINYNET_RESTRICT bias__
         for (idx_t q = 0; q < j; ++q) c__nj[r * j + q] += bias__j[q];
 }
 
+// The pre-activation of a layer: z__nj = l_prev__nk . syn__kj + bias__j (no bias term if
+// bias__j is null).
+template <typename T>
+inline void forward_linear(const Machine& m, const T* TINYNET_RESTRICT l_prev__nk,
+                           const T* TINYNET_RESTRICT syn__kj, const T* TINYNET_RESTRICT bias__j,
+                           T* TINYNET_RESTRICT z__nj, idx_t n, idx_t k, idx_t j) {
+    dot(m, l_prev__nk, syn__kj, z__nj, n, k, j);
+    if (bias__j) add_bias(z__nj, bias__j, n, j);
+}
+
 // Forward propagation through one synapse: l__nj = f(l_prev__nk . syn__kj + bias__j),
 // without the bias term if bias__j is null; a softmax also writes its log-probabilities to
 // log_out__nj if given.
@@ -35,9 +45,94 @@ inline void forward_layer(const Machine& m, Activation f, const T* TINYNET_RESTR
                           const T* TINYNET_RESTRICT syn__kj, const T* TINYNET_RESTRICT bias__j,
                           T* TINYNET_RESTRICT l__nj, T* TINYNET_RESTRICT log_out__nj, idx_t n,
                           idx_t k, idx_t j) {
-    dot(m, l_prev__nk, syn__kj, l__nj, n, k, j);
-    if (bias__j) add_bias(l__nj, bias__j, n, j);
+    forward_linear(m, l_prev__nk, syn__kj, bias__j, l__nj, n, k, j);
     activate(m, f, l__nj, log_out__nj, n, j);
+}
+
+// Batch normalisation of a layer's pre-activation z__nj in place, in training mode (PyTorch's
+// BatchNorm1d): per unit q over the n rows, mean and biased variance, then
+// xhat = (z - mean) / sqrt(var + epsilon) into xhat__nj and z = scale * xhat + shift. The
+// unit's mean and 1 / sqrt(var + epsilon) go to mean__j and inv_std__j, its unbiased variance
+// (for the running statistics; 0 for one row) to var__j. Sums in double, in row order.
+template <typename T>
+inline void normalise_batch(T* TINYNET_RESTRICT z__nj, T* TINYNET_RESTRICT xhat__nj,
+                            const T* TINYNET_RESTRICT scale__j, const T* TINYNET_RESTRICT shift__j,
+                            T* TINYNET_RESTRICT mean__j, T* TINYNET_RESTRICT var__j,
+                            T* TINYNET_RESTRICT inv_std__j, idx_t n, idx_t j, double epsilon) {
+    for (idx_t q = 0; q < j; ++q) {
+        double sum = 0.0;
+        for (idx_t r = 0; r < n; ++r) sum += double(z__nj[r * j + q]);
+        const double mean = sum / double(n);
+        double squares = 0.0;
+        for (idx_t r = 0; r < n; ++r) {
+            const double d = double(z__nj[r * j + q]) - mean;
+            squares += d * d;
+        }
+        const double inv_std = 1.0 / std::sqrt(squares / double(n) + epsilon);
+        mean__j[q] = T(mean);
+        var__j[q] = n > 1 ? T(squares / double(n - 1)) : T(0);
+        inv_std__j[q] = T(inv_std);
+        for (idx_t r = 0; r < n; ++r) {
+            const T xhat = T((double(z__nj[r * j + q]) - mean) * inv_std);
+            xhat__nj[r * j + q] = xhat;
+            z__nj[r * j + q] = scale__j[q] * xhat + shift__j[q];
+        }
+    }
+}
+
+// Batch normalisation with the running statistics (prediction, validation):
+// z = scale * (z - running_mean) / sqrt(running_var + epsilon) + shift.
+template <typename T>
+inline void normalise_running(T* TINYNET_RESTRICT z__nj, const T* TINYNET_RESTRICT scale__j,
+                              const T* TINYNET_RESTRICT shift__j,
+                              const T* TINYNET_RESTRICT running_mean__j,
+                              const T* TINYNET_RESTRICT running_var__j, idx_t n, idx_t j,
+                              double epsilon) {
+    for (idx_t q = 0; q < j; ++q) {
+        const T inv_std = T(1.0 / std::sqrt(double(running_var__j[q]) + epsilon));
+        for (idx_t r = 0; r < n; ++r)
+            z__nj[r * j + q] =
+                scale__j[q] * ((z__nj[r * j + q] - running_mean__j[q]) * inv_std) + shift__j[q];
+    }
+}
+
+// running = (1 - momentum) * running + momentum * batch, for the mean and the (unbiased)
+// variance of each of j units: once per update.
+template <typename T>
+inline void move_running(T* TINYNET_RESTRICT running_mean__j, T* TINYNET_RESTRICT running_var__j,
+                         const T* TINYNET_RESTRICT mean__j, const T* TINYNET_RESTRICT var__j,
+                         idx_t j, T momentum) {
+    for (idx_t q = 0; q < j; ++q) {
+        running_mean__j[q] = (T(1) - momentum) * running_mean__j[q] + momentum * mean__j[q];
+        running_var__j[q] = (T(1) - momentum) * running_var__j[q] + momentum * var__j[q];
+    }
+}
+
+// Back through a batch normalisation: delta__nj (the negative gradient with respect to its
+// output) becomes, in place, that with respect to its input z, and the steps of its scale and
+// shift (the negative gradients) go to step_scale__j and step_shift__j:
+//   step_shift = sum_r delta;  step_scale = sum_r delta * xhat
+//   delta = scale * inv_std / n * (n * delta - step_shift - xhat * step_scale)
+template <typename T>
+inline void normalise_batch_back(T* TINYNET_RESTRICT delta__nj, const T* TINYNET_RESTRICT xhat__nj,
+                                 const T* TINYNET_RESTRICT scale__j,
+                                 const T* TINYNET_RESTRICT inv_std__j,
+                                 T* TINYNET_RESTRICT step_scale__j,
+                                 T* TINYNET_RESTRICT step_shift__j, idx_t n, idx_t j) {
+    for (idx_t q = 0; q < j; ++q) {
+        T sum = T(0), sum_xhat = T(0);
+        for (idx_t r = 0; r < n; ++r) {
+            sum += delta__nj[r * j + q];
+            sum_xhat += delta__nj[r * j + q] * xhat__nj[r * j + q];
+        }
+        step_shift__j[q] = sum;
+        step_scale__j[q] = sum_xhat;
+        const T factor = scale__j[q] * inv_std__j[q] / T(n);
+        for (idx_t r = 0; r < n; ++r) {
+            const idx_t i = r * j + q;
+            delta__nj[i] = factor * (T(n) * delta__nj[i] - sum - xhat__nj[i] * sum_xhat);
+        }
+    }
 }
 
 // Inverted dropout on a hidden layer's output l__nk: unit (r, p) is kept when
@@ -111,6 +206,25 @@ TINYNET_ALWAYS_INLINE void squared_loss_delta(Activation f, const T* TINYNET_RES
     *loss_sum = 0.5 * squared_sum;
 }
 
+// The softmax output's delta and sums (see output_delta).
+template <typename T>
+inline void softmax_delta(const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT l,
+                          T* TINYNET_RESTRICT l_delta, idx_t n, idx_t j, double* abs_error_sum,
+                          double* loss_sum) {
+    double abs_sum = 0.0, loss = 0.0;
+    for (idx_t r = 0; r < n; ++r) {
+        T y_sum = T(0);
+        for (idx_t q = 0; q < j; ++q) y_sum += y[r * j + q];
+        for (idx_t i = r * j; i < (r + 1) * j; ++i) {
+            abs_sum += std::fabs(double(y[i] - l[i]));
+            loss -= double(y[i]) * double(l_delta[i]);
+            l_delta[i] = y[i] - l[i] * y_sum;
+        }
+    }
+    *abs_error_sum = abs_sum;
+    *loss_sum = loss;
+}
+
 // The output layer's delta, the negative gradient of each sample's loss with respect to the
 // output units' inputs, with the sums the history reports: sum |y - l| and the summed loss.
 //   sigmoid: loss 0.5 (y - l)^2, delta (y - l) * sigmoid_d(l)   (the blog)
@@ -126,15 +240,24 @@ inline void output_delta(Activation f, const T* TINYNET_RESTRICT y, const T* TIN
         squared_loss_delta(f, y, l, l_delta, n, j, j, abs_error_sum, loss_sum);
         return;
     }
+    softmax_delta(y, l, l_delta, n, j, abs_error_sum, loss_sum);
+}
+
+// output_delta for rows weighted by row_weights__n: each row's delta times its weight, and
+// the sums behind the history weighted the same way.
+template <typename T>
+inline void weighted_output_delta(Activation f, const T* TINYNET_RESTRICT y,
+                                  const T* TINYNET_RESTRICT l, T* TINYNET_RESTRICT l_delta,
+                                  const T* TINYNET_RESTRICT row_weights__n, idx_t n, idx_t j,
+                                  double* abs_error_sum, double* loss_sum) {
     double abs_sum = 0.0, loss = 0.0;
     for (idx_t r = 0; r < n; ++r) {
-        T y_sum = T(0);
-        for (idx_t q = 0; q < j; ++q) y_sum += y[r * j + q];
-        for (idx_t i = r * j; i < (r + 1) * j; ++i) {
-            abs_sum += std::fabs(double(y[i] - l[i]));
-            loss -= double(y[i]) * double(l_delta[i]);
-            l_delta[i] = y[i] - l[i] * y_sum;
-        }
+        double row_abs, row_loss;
+        output_delta(f, y + r * j, l + r * j, l_delta + r * j, 1, j, &row_abs, &row_loss);
+        const T weight = row_weights__n[r];
+        for (idx_t q = 0; q < j; ++q) l_delta[r * j + q] *= weight;
+        abs_sum += double(weight) * row_abs;
+        loss += double(weight) * row_loss;
     }
     *abs_error_sum = abs_sum;
     *loss_sum = loss;

@@ -1,15 +1,21 @@
-// The update rule: how a weight moves given its step (the negative gradient of the loss),
-// with the optimizer's state. Written once as a template over the unit a road works on (one
-// weight for the general loop, a padded row of them for the small networks' road), so that
-// every road instantiates the same rule; a new optimizer is a new rule here.
+// The update rules: how a parameter moves given its step (the negative gradient of the loss),
+// with the optimizer's state. Each is written once as a template over the unit a road works
+// on (one parameter for the general loop, a padded row of them for the small networks' road),
+// so that every road instantiates the same rule.
+//
+// Every rule keeps at most two numbers per parameter (`a` and `b`, rows of the fit's
+// TrainingState.slots, tinynet/_optimizers.py). `decay` is true for synapse weights, whose
+// gradient gains l2 * w (and AdamW's decoupled decay); biases, scales and shifts have none.
 #ifndef TINYNET_OPTIMIZER_HH
 #define TINYNET_OPTIMIZER_HH
+
+#include <cmath>
 
 #include "tinynet_platform.hh"
 
 namespace tinynet {
 
-// Gradient descent, with classical or Nesterov momentum and L2 decay:
+// Gradient descent, with classical or Nesterov momentum and L2 decay (tinynet's own form):
 //   step -= l2 * w                              (weights, not biases: `decay`)
 //   w += learning_rate * step                   (no momentum: the blog's update)
 //   v = momentum * v + learning_rate * step;    w += v                     (classical)
@@ -32,17 +38,99 @@ struct Sgd {
     }
 };
 
-// syn[i] = rule.next(syn[i], step[i], velocity[i], decay) for `size` weights in place;
-// `velocity` is read only with momentum.
+// Adam (PyTorch's torch.optim.Adam), and AdamW with a decoupled weight decay: with the
+// gradient g = -step + l2 * w, at update t (from 1)
+//   w *= 1 - learning_rate * weight_decay                       (AdamW, weights only)
+//   m += (1 - beta_1) (g - m);   v = beta_2 v + (1 - beta_2) g^2
+//   w -= learning_rate / (1 - beta_1^t) * m / (sqrt(v) / sqrt(1 - beta_2^t) + epsilon)
+// The per-update factors are set by start(t) before the update's steps.
 template <typename T>
-inline void take_steps(const Sgd<T>& rule, T* TINYNET_RESTRICT syn, T* TINYNET_RESTRICT velocity,
-                       const T* TINYNET_RESTRICT step, idx_t size, bool decay) {
-    if (rule.momentum == T(0)) {
+struct Adam {
+    T learning_rate, beta_1, beta_2, epsilon, l2, weight_decay;
+    T step_size, correction_2;  // learning_rate / (1 - beta_1^t), sqrt(1 - beta_2^t)
+
+    void start(long long t) {
+        step_size = T(double(learning_rate) / (1.0 - std::pow(double(beta_1), double(t))));
+        correction_2 = T(std::sqrt(1.0 - std::pow(double(beta_2), double(t))));
+    }
+
+    TINYNET_ALWAYS_INLINE T next(T w, T step, T& m, T& v, bool decay) const {
+        T g = -step;
+        if (decay && l2 != T(0)) g += l2 * w;
+        if (decay && weight_decay != T(0)) w *= T(1) - learning_rate * weight_decay;
+        m += (T(1) - beta_1) * (g - m);
+        v = beta_2 * v + (T(1) - beta_2) * g * g;
+        const T denominator = std::sqrt(v) / correction_2 + epsilon;
+        return w - step_size * (m / denominator);
+    }
+};
+
+// RMSprop (PyTorch's torch.optim.RMSprop, not centred), rho being its alpha: with the
+// gradient g = -step + l2 * w,
+//   s = rho s + (1 - rho) g^2;   a = sqrt(s) + epsilon
+//   b = momentum b + g / a;  w -= learning_rate * b      (momentum > 0)
+//   w -= learning_rate * (g / a)                          (otherwise)
+template <typename T>
+struct RmsProp {
+    T learning_rate, rho, epsilon, momentum, l2;
+
+    TINYNET_ALWAYS_INLINE T next(T w, T step, T& s, T& b, bool decay) const {
+        T g = -step;
+        if (decay && l2 != T(0)) g += l2 * w;
+        s = rho * s + (T(1) - rho) * g * g;
+        const T average = std::sqrt(s) + epsilon;
+        if (momentum == T(0)) return w - learning_rate * (g / average);
+        b = momentum * b + g / average;
+        return w - learning_rate * b;
+    }
+};
+
+// The optimizers, by the codes the Cython core passes (see tinynet/_kernels.pxd).
+enum OptimizerKind { kSgd = 0, kAdam = 1, kAdamW = 2, kRmsProp = 3 };
+
+// A fit's update rule: its kind and each rule's settings (only the kind's are read).
+template <typename T>
+struct Optimizer {
+    OptimizerKind kind;
+    Sgd<T> sgd;
+    Adam<T> adam;
+    RmsProp<T> rmsprop;
+
+    // Set the learning rate of the epoch about to be trained.
+    void set_learning_rate(T rate) {
+        sgd.learning_rate = adam.learning_rate = rmsprop.learning_rate = rate;
+    }
+
+    // Prepare update number t (from 1) of the fit's optimizer.
+    void start(long long t) {
+        if (kind == kAdam || kind == kAdamW) adam.start(t);
+    }
+};
+
+// syn[i] = the next value of each of `size` parameters in place, by the optimizer's rule,
+// with a[i] and b[i] its state (read only where the rule keeps state).
+template <typename T>
+inline void take_steps(const Optimizer<T>& o, T* TINYNET_RESTRICT syn, T* TINYNET_RESTRICT a,
+                       T* TINYNET_RESTRICT b, const T* TINYNET_RESTRICT step, idx_t size,
+                       bool decay) {
+    switch (o.kind) {
+        case kAdam:
+        case kAdamW:
+            for (idx_t i = 0; i < size; ++i) syn[i] = o.adam.next(syn[i], step[i], a[i], b[i], decay);
+            return;
+        case kRmsProp:
+            for (idx_t i = 0; i < size; ++i)
+                syn[i] = o.rmsprop.next(syn[i], step[i], a[i], b[i], decay);
+            return;
+        default:
+            break;
+    }
+    if (o.sgd.momentum == T(0)) {
         T unused = T(0);
-        for (idx_t i = 0; i < size; ++i) syn[i] = rule.next(syn[i], step[i], unused, decay);
+        for (idx_t i = 0; i < size; ++i) syn[i] = o.sgd.next(syn[i], step[i], unused, decay);
         return;
     }
-    for (idx_t i = 0; i < size; ++i) syn[i] = rule.next(syn[i], step[i], velocity[i], decay);
+    for (idx_t i = 0; i < size; ++i) syn[i] = o.sgd.next(syn[i], step[i], a[i], decay);
 }
 
 }  // namespace tinynet

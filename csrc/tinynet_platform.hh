@@ -29,6 +29,13 @@
 #define TINYNET_X86_DISPATCH 0
 #endif
 
+#if defined(__GNUC__) && !defined(__clang__)
+// Vectors of lanes (the small networks' road) are passed by reference or inlined, so none
+// crosses a function's ABI: GCC's notes on vector ABIs, issued where the per-unit templates are
+// instantiated, are beside the point.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace tinynet {
 
 typedef std::ptrdiff_t idx_t;

@@ -90,9 +90,6 @@ inline void unpad_all(const Fit<T>& plan, const idx_t* offsets, const T* padded,
 }
 
 #if TINYNET_SMALL_ROAD
-// Rows are passed by reference or inlined, so no vector crosses a function's ABI: GCC's
-// notes on vector ABIs (issued where the templates are instantiated) are beside the point.
-#pragma GCC diagnostic ignored "-Wpsabi"
 
 // The kernels of one epoch on rows of W lanes, each row one vector value: each operation on
 // a row is one vector instruction (a few, in narrower instruction sets).

@@ -37,8 +37,10 @@ from tinynet._kernels cimport (
     Fit,
     Gemm,
     Machine,
+    Optimizer,
+    OptimizerKind,
     SignalClock,
-    Sgd,
+    activate,
     all_finite,
     best_isa,
     clip_all,
@@ -49,19 +51,28 @@ from tinynet._kernels cimport (
     drop_units,
     exp_all,
     forward_layer,
+    forward_linear,
     gather_rows,
     hidden_delta,
+    kAdam,
+    kAdamW,
     kAvailable,
     kBaseline,
     kDefaultCrossover,
     kLinear,
     kMaxLanes,
     kRelu,
+    kRmsProp,
+    kSgd,
     kSigmoid,
     kSoftmax,
     kTanh,
     kX86V3,
     kX86V4,
+    move_running,
+    normalise_batch,
+    normalise_batch_back,
+    normalise_running,
     output_delta,
     pad_all,
     random_order,
@@ -74,6 +85,7 @@ from tinynet._kernels cimport (
     transpose_dot,
     transpose_dot_update,
     unpad_all,
+    weighted_output_delta,
 )
 
 from scipy.linalg.cython_blas cimport dgemm as scipy_dgemm, sgemm as scipy_sgemm
@@ -81,6 +93,8 @@ from scipy.linalg.cython_blas cimport dgemm as scipy_dgemm, sgemm as scipy_sgemm
 ACTIVATIONS = {
     "sigmoid": kSigmoid, "tanh": kTanh, "relu": kRelu, "linear": kLinear, "softmax": kSoftmax
 }
+# The update rules (tinynet._settings.TRAINER_OPTIMIZERS), by their codes in the kernels.
+OPTIMIZERS = {"sgd": kSgd, "adam": kAdam, "adamw": kAdamW, "rmsprop": kRmsProp}
 
 cdef extern from *:
     bint TINYNET_BOUNDS_CHECKED  # set by setup.py: TINYNET_DEBUG_BUILD=1
@@ -167,36 +181,78 @@ cdef struct Net:
     Activation hidden
     Activation output
     bint bias
+    # Batch normalisation: hidden layer h's scales start at norms[h] in the parameter vector,
+    # its shifts sizes[h] after them; its running mean at norms[h] - norms[1] in the
+    # statistics vector, its running variance sizes[h] after that.
+    bint batch_norm
+    const Py_ssize_t* norms
+    double norm_momentum, norm_epsilon
 
 
 cdef struct Settings:
     # One fit's options, as the nogil loop reads them.
     double learning_rate, momentum, l2, dropout, dropout_scale, clip
+    double beta_1, beta_2, epsilon, weight_decay, rho
+    OptimizerKind optimizer
     bint nesterov, shuffle
     Py_ssize_t batch_size, hidden_units
     uint64_t shuffle_key, dropout_key
 
 
+cdef struct Norms:
+    # A batch normalisation's buffers in training mode, as pointers per layer (void**: the
+    # element type is the fit's), or all NULL in evaluation mode.
+    void** xhats
+    void** means
+    void** variances
+    void** inv_stds
+
+
 cdef inline void forward_pass(const Machine* m, const Net* net, const floating* l0,
                               const floating* params, floating** layers, floating** slopes,
                               floating* log_out, Py_ssize_t n, const Settings* s,
-                              uint64_t first_row) noexcept nogil:
+                              uint64_t first_row, const Norms* norms,
+                              floating* statistics) noexcept nogil:
     """layers[i + 1] = f(layers[i] . syn_i + bias_i) for each synapse, layers[0] being l0.
 
     With ``slopes`` (not NULL), the hidden layers are dropped out as the settings ``s``
     say, rows counted from ``first_row``, and ``slopes[i]`` receives layer i's slopes.
-    ``log_out`` (or NULL) receives the log-probabilities of a softmax output.
+    ``log_out`` (or NULL) receives the log-probabilities of a softmax output. With batch
+    normalisation, each hidden layer's pre-activation is normalised over the batch if
+    ``norms.xhats`` is set (training; the running ``statistics`` are then moved, unless
+    NULL), else with the running ``statistics``.
     """
     cdef Py_ssize_t i, k, j, unit = 0, last = net.n_synapses - 1
     cdef const floating* l_prev = l0
     cdef const floating* syn
+    cdef const floating* scale
+    cdef floating* running
     for i in range(net.n_synapses):
         k = net.sizes[i]
         j = net.sizes[i + 1]
         syn = params + net.offsets[i]
-        forward_layer(m[0], net.output if i == last else net.hidden, l_prev, syn,
-                      syn + k * j if net.bias else NULL, layers[i + 1],
-                      log_out if i == last else NULL, n, k, j)
+        if net.batch_norm and i < last:
+            scale = params + net.norms[i + 1]
+            running = statistics + (net.norms[i + 1] - net.norms[1]) if statistics else NULL
+            forward_linear(m[0], l_prev, syn, syn + k * j if net.bias else NULL, layers[i + 1],
+                           n, k, j)
+            if norms.xhats != NULL:
+                normalise_batch(layers[i + 1], <floating*>norms.xhats[i + 1], scale, scale + j,
+                                <floating*>norms.means[i + 1],
+                                <floating*>norms.variances[i + 1],
+                                <floating*>norms.inv_stds[i + 1], n, j, net.norm_epsilon)
+                if running != NULL:
+                    move_running(running, running + j, <const floating*>norms.means[i + 1],
+                                 <const floating*>norms.variances[i + 1], j,
+                                 <floating>net.norm_momentum)
+            else:
+                normalise_running(layers[i + 1], scale, scale + j, running, running + j, n, j,
+                                  net.norm_epsilon)
+            activate(m[0], net.hidden, layers[i + 1], <floating*>NULL, n, j)
+        else:
+            forward_layer(m[0], net.output if i == last else net.hidden, l_prev, syn,
+                          syn + k * j if net.bias else NULL, layers[i + 1],
+                          log_out if i == last else NULL, n, k, j)
         if slopes != NULL and i < last:
             drop_units(net.hidden, layers[i + 1], slopes[i + 1], n, j, s.dropout_key,
                        first_row, s.hidden_units, unit, s.dropout, <floating>s.dropout_scale)
@@ -205,24 +261,26 @@ cdef inline void forward_pass(const Machine* m, const Net* net, const floating* 
 
 
 cdef inline void backward_pass(const Machine* m, const Net* net, const Settings* s,
-                               const Sgd[floating]* rule, const floating* l0, floating* params,
-                               floating* velocity, floating** layers, floating** deltas,
-                               floating** slopes, floating* step, Py_ssize_t n) noexcept nogil:
+                               const Optimizer[floating]* opt, const floating* l0,
+                               floating* params, floating* slot_a, floating* slot_b,
+                               floating** layers, floating** deltas, floating** slopes,
+                               floating* step, Py_ssize_t n, const Norms* norms) noexcept nogil:
     """Update every synapse from the output down, given the output delta in deltas[-1].
 
-    Each synapse first sends the delta back to the layer below it, then takes its step
+    Each synapse first sends the delta back to the layer below it (and through that layer's
+    batch normalisation, whose scales and shifts then take their steps), then takes its step
     ``layers[i].T . deltas[i + 1]`` (and its biases the column sums of the delta) by the
-    fit's update rule (csrc/tinynet_optimizer.hh): the blog's order, in which every delta is
-    computed with the weights of the forward pass.
+    fit's update rule (csrc/tinynet_optimizer.hh), with the state in ``slot_a`` and
+    ``slot_b``: the blog's order, in which every delta is computed with the weights of the
+    forward pass.
     """
     # Local copies: the compiler cannot tell that the weight updates leave them alone.
     cdef floating clip = <floating>s.clip
-    cdef bint bias = net.bias, momentum = s.momentum != 0
-    cdef bint blog = s.l2 == 0 and not momentum and not bias
+    cdef bint bias = net.bias
+    cdef bint blog = (s.optimizer == kSgd and s.l2 == 0 and s.momentum == 0 and not bias)
     cdef Activation hidden = net.hidden
-    cdef Py_ssize_t i, k, j
+    cdef Py_ssize_t i, k, j, at
     cdef floating* syn
-    cdef floating* syn_velocity = NULL
     cdef const floating* l_prev
     for i in range(net.n_synapses - 1, -1, -1):
         k = net.sizes[i]
@@ -233,22 +291,68 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
                          slopes[i] if slopes != NULL else NULL, deltas[i], n, k, j)
             if clip > 0:
                 clip_all(deltas[i], n * k, clip)
+            if net.batch_norm:
+                at = net.norms[i]
+                normalise_batch_back(deltas[i], <const floating*>norms.xhats[i], params + at,
+                                     <const floating*>norms.inv_stds[i], step, step + k, n, k)
+                take_steps(opt[0], params + at, slot_a + at, slot_b + at, step, 2 * k, False)
             l_prev = layers[i]
         else:
             l_prev = l0
         if blog:
             # The blog's update, fused into the product (one gemm through BLAS).
             transpose_dot_update(m[0], l_prev, deltas[i + 1], syn, step, n, k, j,
-                                 rule.learning_rate)
+                                 opt.sgd.learning_rate)
             continue
-        if momentum:
-            syn_velocity = velocity + net.offsets[i]
+        at = net.offsets[i]
         transpose_dot(m[0], l_prev, deltas[i + 1], step, n, k, j)
-        take_steps(rule[0], syn, syn_velocity, step, k * j, True)
+        take_steps(opt[0], syn, slot_a + at, slot_b + at, step, k * j, True)
         if bias:
             column_sums(deltas[i + 1], step, n, j)
-            take_steps(rule[0], syn + k * j, syn_velocity + k * j if momentum else NULL, step,
-                       j, False)
+            take_steps(opt[0], syn + k * j, slot_a + at + k * j, slot_b + at + k * j, step, j,
+                       False)
+
+
+cdef inline double gradient_pass(const Machine* m, const Net* net, const floating* l0,
+                                 const floating* params, floating** layers, floating** deltas,
+                                 Py_ssize_t n, const Norms* norms, double l2,
+                                 floating* gradient) noexcept nogil:
+    """The gradient of the loss (not its negative), given the output delta in deltas[-1],
+    into ``gradient``, laid out as the parameters: backward_pass's steps, negated, with
+    ``l2 * w`` added for the weights; returns ``l2 / 2`` times the sum of their squares."""
+    cdef Py_ssize_t i, k, j, at, q
+    cdef double penalty = 0.0
+    cdef floating* grad
+    cdef const floating* syn
+    cdef const floating* l_prev
+    for i in range(net.n_synapses - 1, -1, -1):
+        k = net.sizes[i]
+        j = net.sizes[i + 1]
+        at = net.offsets[i]
+        syn = params + at
+        grad = gradient + at
+        if i > 0:
+            hidden_delta(m[0], net.hidden, deltas[i + 1], syn, layers[i], <floating*>NULL,
+                         deltas[i], n, k, j)
+            if net.batch_norm:
+                normalise_batch_back(deltas[i], <const floating*>norms.xhats[i],
+                                     params + net.norms[i], <const floating*>norms.inv_stds[i],
+                                     gradient + net.norms[i], gradient + net.norms[i] + k, n, k)
+                for q in range(2 * k):
+                    gradient[net.norms[i] + q] = -gradient[net.norms[i] + q]
+        if i > 0:
+            l_prev = layers[i]
+        else:
+            l_prev = l0
+        transpose_dot(m[0], l_prev, deltas[i + 1], grad, n, k, j)
+        for q in range(k * j):
+            grad[q] = -grad[q] + <floating>l2 * syn[q]
+            penalty += <double>syn[q] * <double>syn[q]
+        if net.bias:
+            column_sums(deltas[i + 1], grad + k * j, n, j)
+            for q in range(j):
+                grad[k * j + q] = -grad[k * j + q]
+    return 0.5 * l2 * penalty
 
 
 cdef const Py_ssize_t[::1] checked_offsets(const Py_ssize_t[::1] layer_sizes,
@@ -267,8 +371,25 @@ cdef const Py_ssize_t[::1] checked_offsets(const Py_ssize_t[::1] layer_sizes,
     return checked
 
 
-cdef Net describe(architecture, const Py_ssize_t[::1] sizes,
-                      const Py_ssize_t[::1] offsets):
+cdef const Py_ssize_t[::1] checked_norm_offsets(const Py_ssize_t[::1] layer_sizes,
+                                                norm_offsets, Py_ssize_t start, bint bias):
+    """A copy of a plan's batch-normalisation offsets (tinynet._layout), checked: the block
+    starts at ``start``, each hidden layer's scales and shifts end to end."""
+    cdef const Py_ssize_t[::1] checked = np.array(norm_offsets, dtype=np.intp, copy=True)
+    cdef Py_ssize_t h, L = layer_sizes.shape[0] - 1, at = start
+    if checked.shape[0] != L + 1 or checked[0] != start:
+        raise ValueError("the batch normalisation's offsets do not match the layer sizes")
+    for h in range(1, L):
+        if checked[h] != at:
+            raise ValueError("the batch normalisation's offsets do not match the layer sizes")
+        at += 2 * layer_sizes[h]
+    if checked[L] != at:
+        raise ValueError("the batch normalisation's offsets do not match the layer sizes")
+    return checked
+
+
+cdef Net describe(architecture, const Py_ssize_t[::1] sizes, const Py_ssize_t[::1] offsets,
+                  const Py_ssize_t[::1] norms):
     """The Net record of ``architecture`` (its sizes and offsets must stay alive)."""
     cdef Net net
     net.n_synapses = sizes.shape[0] - 1
@@ -277,6 +398,10 @@ cdef Net describe(architecture, const Py_ssize_t[::1] sizes,
     net.hidden = ACTIVATIONS[architecture.activation]
     net.output = ACTIVATIONS[architecture.output]
     net.bias = architecture.bias
+    net.batch_norm = architecture.batch_norm
+    net.norms = &norms[0]
+    net.norm_momentum = architecture.batch_norm_momentum
+    net.norm_epsilon = architecture.batch_norm_epsilon
     return net
 
 
@@ -304,37 +429,69 @@ cdef class Trainer:
     buffer) and then allocates nothing, whatever the number of epochs.
     """
 
-    cdef readonly object X, y, params, X_val, y_val, plan
-    cdef object layer_sizes, offsets, velocity, layers, deltas, slopes, step
-    cdef object batch_X, batch_y, order, sort_keys, val_layers, val_delta, saved
+    cdef readonly object X, y, params, X_val, y_val, plan, state
+    cdef object layer_sizes, offsets, norm_offsets, layers, deltas, slopes, step
+    cdef object batch_X, batch_y, batch_w, order, sort_keys, val_layers, val_delta
+    cdef object sample_weight, saved, saved_slots, saved_statistics
+    cdef object norm_rows, norm_units  # batch normalisation: xhat per row, statistics per unit
     cdef object padded, padded_velocity, padded_offsets, transposed_offsets  # small road
     cdef object pending  # what a signal handler raised during run, to raise after it
     cdef Net net
     cdef Settings s
     cdef Machine machine
-    cdef readonly Py_ssize_t epoch
+    cdef double total_weight  # of the rows: their number, or the sum of the sample weights
+    cdef readonly Py_ssize_t epoch, first_epoch
+    cdef readonly long long updates
 
-    def __init__(self, X, y, params, architecture, training, validation=None):
+    def __init__(self, X, y, params, architecture, training, validation=None, *,
+                 sample_weight=None, state=None, first_epoch=0):
+        from tinynet._optimizers import fresh_state, fresh_statistics
         from tinynet._plan import make_plan
 
-        cdef Py_ssize_t n = X.shape[0], units, hidden_units, n_in, n_out, b
+        cdef Py_ssize_t n = X.shape[0], units, hidden_units, n_in, n_out, b, rows
         cdef Settings* s = &self.s
-        self.plan = make_plan(architecture, training, n, validation is not None)
+        self.plan = make_plan(architecture, training, n, validation is not None,
+                              sample_weight is not None)
         self.machine = machine_for(self.plan.machine)
         self.layer_sizes = np.ascontiguousarray(architecture.layer_sizes, dtype=np.intp)
         self.offsets = checked_offsets(self.layer_sizes, self.plan.offsets, architecture.bias)
-        self.net = describe(architecture, self.layer_sizes, self.offsets)
-        cdef Py_ssize_t last = self.net.n_synapses  # (no negative indices: wraparound is off)
+        # (no negative indices: wraparound is off)
+        cdef Py_ssize_t last = self.layer_sizes.shape[0] - 1
+        self.norm_offsets = checked_norm_offsets(
+            self.layer_sizes, self.plan.norm_offsets, self.offsets[last], architecture.bias)
+        self.net = describe(architecture, self.layer_sizes, self.offsets, self.norm_offsets)
         n_in = self.layer_sizes[0]
         n_out = self.layer_sizes[last]
+        units = int(np.sum(self.layer_sizes[1:]))
+        hidden_units = units - n_out
+        cdef Py_ssize_t size = self.norm_offsets[last] if architecture.batch_norm else self.offsets[last]
         if X.ndim != 2 or n < 1 or X.shape[1] != n_in or y.shape != (n, n_out):
             raise ValueError("X and y do not match the layer sizes")
-        if params.shape != (self.offsets[last],) or X.dtype != params.dtype or y.dtype != X.dtype:
+        if params.shape != (size,) or X.dtype != params.dtype or y.dtype != X.dtype:
             raise ValueError("params does not match the layer sizes or the dtype of X")
         if not 1 <= training.batch_size <= n:
             raise ValueError("batch_size must be between 1 and the number of samples")
-        self.X, self.y, self.params = X, y, params
+        dtype = params.dtype
+        if state is None:
+            state = fresh_state(size, dtype, fresh_statistics(
+                self.layer_sizes, architecture.batch_norm, dtype))
+        if (state.slots.shape != (2, size) or state.slots.dtype != dtype
+                or not state.slots.flags.c_contiguous
+                or state.statistics.shape != (2 * hidden_units * architecture.batch_norm,)
+                or state.statistics.dtype != dtype or state.updates < 0):
+            raise ValueError("state does not match the network")
+        if sample_weight is not None and (sample_weight.shape != (n,)
+                                          or sample_weight.dtype != dtype):
+            raise ValueError("sample_weight does not match X")
+        if first_epoch < 0:
+            raise ValueError("first_epoch must be at least 0")
+        self.X, self.y, self.params, self.state = X, y, params, state
+        self.sample_weight = sample_weight
+        self.total_weight = n if sample_weight is None else float(np.sum(sample_weight,
+                                                                          dtype=np.float64))
         self.epoch = 0
+        self.first_epoch = first_epoch
+        self.updates = state.updates
         self.pending = None
 
         s.learning_rate = training.learning_rate
@@ -345,16 +502,20 @@ cdef class Trainer:
         s.dropout_scale = training.dropout_scale
         s.clip = training.clip
         s.batch_size = training.batch_size
+        s.optimizer = OPTIMIZERS[training.optimizer]
+        s.beta_1 = training.beta_1
+        s.beta_2 = training.beta_2
+        s.epsilon = training.epsilon
+        s.weight_decay = training.weight_decay if training.optimizer == "adamw" else 0.0
+        s.rho = training.rho
         # Shuffling a full batch would only reorder the sums of its gradient.
         s.shuffle = training.shuffle and training.batch_size < n
         s.shuffle_key = training.shuffle_key
         s.dropout_key = training.dropout_key
-
-        dtype = params.dtype
-        units = int(np.sum(self.layer_sizes[1:]))
-        hidden_units = units - n_out
         s.hidden_units = hidden_units
         b = s.batch_size
+        # With batch normalisation a last batch of one row joins the one before it.
+        rows = b + 1 if architecture.batch_norm and b < n else b
         if self.small:
             self.padded_offsets = np.array(self.plan.padded_offsets, dtype=np.intp, copy=True)
             self.transposed_offsets = np.array(
@@ -365,18 +526,24 @@ cdef class Trainer:
             # stays, zero.
             units = last * self.plan.lanes
             self.padded = workspace(dtype, self.plan.padded_size)
+            # The velocity, then the epoch's snapshot of it (for rollback).
             self.padded_velocity = np.zeros(
-                self.plan.padded_size if s.momentum != 0 else 1, dtype=dtype)
-        self.layers = workspace(dtype, b * units)
-        self.deltas = np.zeros(max(b * units, 1), dtype=dtype)
-        self.slopes = workspace(dtype, b * hidden_units if s.dropout > 0 else 0)
-        self.step = workspace(dtype, int(np.max(np.diff(self.offsets))))
-        self.velocity = np.zeros_like(params) if s.momentum != 0 else workspace(dtype, 0)
+                2 * self.plan.padded_size if s.momentum != 0 else 1, dtype=dtype)
+        self.layers = workspace(dtype, rows * units)
+        self.deltas = np.zeros(max(rows * units, 1), dtype=dtype)
+        self.slopes = workspace(dtype, rows * hidden_units if s.dropout > 0 else 0)
+        self.step = workspace(dtype, max(int(np.max(np.diff(self.offsets))),
+                                         2 * int(np.max(self.layer_sizes[1:last], initial=0))))
+        self.norm_rows = workspace(dtype, rows * hidden_units if architecture.batch_norm else 0)
+        self.norm_units = workspace(dtype, 3 * hidden_units if architecture.batch_norm else 0)
         # On the small road each epoch writes its weights into `saved` or `padded` in turn,
         # all of it (see run_small_epochs).
-        self.saved = workspace(dtype, self.plan.padded_size if self.small else params.shape[0])
-        self.batch_X = workspace(dtype, b * n_in if s.shuffle else 0)
-        self.batch_y = workspace(dtype, b * n_out if s.shuffle else 0)
+        self.saved = workspace(dtype, self.plan.padded_size if self.small else size)
+        self.saved_slots = workspace(dtype, 0 if self.small else 2 * size)
+        self.saved_statistics = workspace(dtype, state.statistics.shape[0])
+        self.batch_X = workspace(dtype, rows * n_in if s.shuffle else 0)
+        self.batch_y = workspace(dtype, rows * n_out if s.shuffle else 0)
+        self.batch_w = workspace(dtype, rows if s.shuffle and sample_weight is not None else 0)
         self.order = np.zeros(n if s.shuffle else 1, dtype=np.intp)
         self.sort_keys = np.zeros(n if s.shuffle else 1, dtype=np.uint64)
         if validation is None:
@@ -396,28 +563,40 @@ cdef class Trainer:
         """Whether :meth:`run` takes the small networks' road."""
         return self.plan.lanes > 0
 
-    def run(self, Py_ssize_t epochs, double[:, ::1] history):
+    def run(self, Py_ssize_t epochs, double[:, ::1] history, rates=None):
         """Train for up to ``epochs`` more epochs and return how many were completed.
 
-        Row ``e`` of ``history`` receives epoch ``e``'s loss and mean absolute error, then
-        (with validation data) the validation's. Training stops early, after rolling the
-        weights back to where the epoch started, at the first epoch with a non-finite
-        measure or weight (it diverged: fewer epochs are returned) or during which a signal
-        handler raised (that exception is raised). :attr:`epoch` counts the epochs completed
-        by every run.
+        Epoch ``e`` of this run trains with learning rate ``rates[e]`` (None: the fit's
+        ``learning_rate``). Row ``e`` of ``history`` receives its loss and mean absolute
+        error (weighted means with sample weights), then (with validation data) the
+        validation's. Training stops early, after rolling the weights and the training state
+        back to where the epoch started, at the first epoch with a non-finite measure or
+        weight (it diverged: fewer epochs are returned) or during which a signal handler
+        raised (that exception is raised). :attr:`epoch` counts the epochs completed by
+        every run; :attr:`updates`, and ``state.updates``, the updates taken.
         """
         if epochs < 0 or history.shape[0] < epochs or history.shape[1] != 4:
             raise ValueError("history needs one row of 4 per epoch")
+        cdef const double[::1] epoch_rates = (
+            np.full(max(epochs, 1), self.s.learning_rate) if rates is None
+            else np.ascontiguousarray(rates, dtype=np.float64))
+        if epoch_rates.shape[0] < epochs:
+            raise ValueError("rates needs one learning rate per epoch")
         # Only the main thread handles signals.
         cdef bint watch = threading.current_thread() is threading.main_thread()
-        if self.small and self.params.dtype == np.float64:
-            done = run_small_epochs[double](self, self.params, epochs, history, watch)
-        elif self.small:
-            done = run_small_epochs[float](self, self.params, epochs, history, watch)
-        elif self.params.dtype == np.float64:
-            done = run_epochs[double](self, self.params, epochs, history, watch)
-        else:
-            done = run_epochs[float](self, self.params, epochs, history, watch)
+        try:
+            if self.small and self.params.dtype == np.float64:
+                done = run_small_epochs[double](self, self.params, epochs, history, epoch_rates,
+                                                watch)
+            elif self.small:
+                done = run_small_epochs[float](self, self.params, epochs, history, epoch_rates,
+                                               watch)
+            elif self.params.dtype == np.float64:
+                done = run_epochs[double](self, self.params, epochs, history, epoch_rates, watch)
+            else:
+                done = run_epochs[float](self, self.params, epochs, history, epoch_rates, watch)
+        finally:
+            self.state.updates = self.updates
         if self.pending is not None:
             error, self.pending = self.pending, None
             raise error
@@ -435,37 +614,73 @@ cdef bint signalled(Trainer t) noexcept with gil:
 
 
 cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
-                           double[:, ::1] history, bint watch) except -1:
+                           double[:, ::1] history, const double[::1] rates,
+                           bint watch) except -1:
     cdef const Machine* m = &t.machine
     cdef const Net* net = &t.net
     cdef const Settings* s = &t.s
-    cdef Sgd[floating] rule
-    rule.learning_rate = <floating>s.learning_rate
-    rule.momentum = <floating>s.momentum
-    rule.l2 = <floating>s.l2
-    rule.nesterov = s.nesterov
+    cdef Optimizer[floating] opt
+    opt.kind = s.optimizer
+    opt.sgd.momentum = <floating>s.momentum
+    opt.sgd.l2 = <floating>s.l2
+    opt.sgd.nesterov = s.nesterov
+    opt.adam.beta_1 = <floating>s.beta_1
+    opt.adam.beta_2 = <floating>s.beta_2
+    opt.adam.epsilon = <floating>s.epsilon
+    opt.adam.l2 = <floating>s.l2
+    opt.adam.weight_decay = <floating>s.weight_decay
+    opt.rmsprop.rho = <floating>s.rho
+    opt.rmsprop.epsilon = <floating>s.epsilon
+    opt.rmsprop.momentum = <floating>s.momentum
+    opt.rmsprop.l2 = <floating>s.l2
     cdef const floating[:, ::1] X = t.X
     cdef const floating[:, ::1] y = t.y
     cdef floating[::1] layer_buffer = t.layers, delta_buffer = t.deltas
-    cdef floating[::1] velocity = t.velocity, step = t.step, slope_buffer = t.slopes
-    cdef floating[::1] batch_X = t.batch_X, batch_y = t.batch_y
+    cdef floating[::1] step = t.step, slope_buffer = t.slopes
+    cdef floating[:, ::1] slots = t.state.slots
+    cdef floating[::1] statistics = t.state.statistics
+    cdef floating[::1] saved_slots = t.saved_slots, saved_statistics = t.saved_statistics
+    cdef floating[::1] batch_X = t.batch_X, batch_y = t.batch_y, batch_w = t.batch_w
     cdef floating[::1] val_layer_buffer = t.val_layers, val_delta = t.val_delta
+    cdef floating[::1] norm_rows = t.norm_rows, norm_units = t.norm_units
     cdef Py_ssize_t[::1] order = t.order
     cdef uint64_t[::1] sort_keys = t.sort_keys
     cdef const Py_ssize_t[::1] sizes = t.layer_sizes
     cdef const floating[:, ::1] X_val
     cdef const floating[:, ::1] y_val
+    cdef const floating[::1] weights
     cdef Py_ssize_t n = X.shape[0], b = s.batch_size, L = net.n_synapses
     cdef Py_ssize_t n_in = sizes[0], n_out = sizes[L], n_val = 0
-    cdef vector[floating*] layers, deltas, slopes, val_layers
-    point_into(layer_buffer, sizes, b, 1, L + 1, layers)
-    point_into(delta_buffer, sizes, b, 1, L + 1, deltas)
+    cdef Py_ssize_t n_stats = statistics.shape[0], n_slots = 2 * params.shape[0]
+    cdef bint weighted = t.sample_weight is not None
+    # Plain SGD keeps no state: nothing to snapshot or check.
+    cdef bint stateful = s.optimizer != kSgd or s.momentum != 0
+    if weighted:
+        weights = t.sample_weight
+    cdef bint merge = net.batch_norm and b < n  # a last batch of one row joins the one before
+    cdef Py_ssize_t rows = b + 1 if merge else b
+    cdef vector[floating*] layers, deltas, slopes, val_layers, xhats, means, variances, inv_stds
+    point_into(layer_buffer, sizes, rows, 1, L + 1, layers)
+    point_into(delta_buffer, sizes, rows, 1, L + 1, deltas)
     # Without dropout slope_buffer is a one-element placeholder: rows of 0 keep in bounds.
-    point_into(slope_buffer, sizes, b if s.dropout > 0 else 0, 1, L, slopes)
+    point_into(slope_buffer, sizes, rows if s.dropout > 0 else 0, 1, L, slopes)
     cdef floating** slopes_or_null = slopes.data() if s.dropout > 0 else NULL
     # A softmax output writes its log-probabilities into the output delta's buffer, which
     # output_delta reads (for the cross-entropy) and then overwrites with the delta.
     cdef floating* log_probabilities = deltas[L]
+    cdef Norms training_norms, evaluation_norms
+    evaluation_norms.xhats = evaluation_norms.means = NULL
+    evaluation_norms.variances = evaluation_norms.inv_stds = NULL
+    training_norms = evaluation_norms
+    if net.batch_norm:
+        point_into(norm_rows, sizes, rows, 1, L, xhats)
+        point_into(norm_units, sizes, 1, 1, L, means)
+        point_into(norm_units[s.hidden_units:], sizes, 1, 1, L, variances)
+        point_into(norm_units[2 * s.hidden_units:], sizes, 1, 1, L, inv_stds)
+        training_norms.xhats = <void**>xhats.data()
+        training_norms.means = <void**>means.data()
+        training_norms.variances = <void**>variances.data()
+        training_norms.inv_stds = <void**>inv_stds.data()
     if t.X_val is not None:
         X_val = t.X_val
         y_val = t.y_val
@@ -474,67 +689,109 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
 
     cdef Py_ssize_t e, start, batch
     cdef uint64_t first_row
+    cdef long long saved_updates
     cdef const floating* l0
     cdef const floating* targets
+    cdef const floating* row_weights = NULL
     cdef double abs_sum, loss_sum, abs_total, loss_total
     cdef floating[::1] saved = t.saved
+    cdef floating* stats = &statistics[0] if n_stats > 0 else NULL
     cdef Py_ssize_t size = params.shape[0], completed = 0
     cdef SignalClock clock
     cdef bint interrupted = False, finite
     with nogil:
         for e in range(epochs):
             copy_all(&params[0], &saved[0], size)
-            first_row = <uint64_t>t.epoch * <uint64_t>n
+            if stateful:
+                copy_all(&slots[0, 0], &saved_slots[0], n_slots)
+            if n_stats > 0:
+                copy_all(&statistics[0], &saved_statistics[0], n_stats)
+            saved_updates = t.updates
+            opt.set_learning_rate(<floating>rates[e])
+            first_row = <uint64_t>(t.first_epoch + t.epoch) * <uint64_t>n
             if s.shuffle:
                 random_order(s.shuffle_key, first_row, &order[0], &sort_keys[0], n)
             abs_total = loss_total = 0.0
             start = 0
             while start < n:
                 batch = min(b, n - start)
+                if merge and n - start - batch == 1:
+                    batch += 1
                 if s.shuffle:
                     gather_rows(&X[0, 0], &order[start], &batch_X[0], batch, n_in)
                     gather_rows(&y[0, 0], &order[start], &batch_y[0], batch, n_out)
                     l0 = &batch_X[0]
                     targets = &batch_y[0]
+                    if weighted:
+                        gather_rows(&weights[0], &order[start], &batch_w[0], batch, 1)
+                        row_weights = &batch_w[0]
                 else:
                     l0 = &X[start, 0]
                     targets = &y[start, 0]
+                    if weighted:
+                        row_weights = &weights[start]
                 forward_pass(m, net, l0, &params[0], layers.data(), slopes_or_null,
-                             log_probabilities, batch, s, first_row + start)
-                output_delta(net.output, targets, layers[L], deltas[L], batch, n_out,
-                             &abs_sum, &loss_sum)
+                             log_probabilities, batch, s, first_row + start, &training_norms,
+                             stats)
+                if weighted:
+                    weighted_output_delta(net.output, targets, layers[L], deltas[L],
+                                          row_weights, batch, n_out, &abs_sum, &loss_sum)
+                else:
+                    output_delta(net.output, targets, layers[L], deltas[L], batch, n_out,
+                                 &abs_sum, &loss_sum)
                 abs_total += abs_sum
                 loss_total += loss_sum
                 if s.clip > 0:
                     clip_all(deltas[L], batch * n_out, <floating>s.clip)
-                backward_pass(m, net, s, &rule, l0, &params[0], &velocity[0], layers.data(),
-                              deltas.data(), slopes_or_null, &step[0], batch)
+                t.updates += 1
+                opt.start(t.updates)
+                backward_pass(m, net, s, &opt, l0, &params[0], &slots[0, 0], &slots[1, 0],
+                              layers.data(), deltas.data(), slopes_or_null, &step[0], batch,
+                              &training_norms)
                 start += batch
                 if start < n and watch and clock.due() and signalled(t):
                     interrupted = True
                     break
             if interrupted:
-                copy_all(&saved[0], &params[0], size)
+                restore(params, slots, statistics, saved, saved_slots, saved_statistics,
+                        stateful)
+                t.updates = saved_updates
                 break
-            history[e, 0] = loss_total / n
-            history[e, 1] = abs_total / (n * n_out)
+            history[e, 0] = loss_total / t.total_weight
+            history[e, 1] = abs_total / (t.total_weight * n_out)
             finite = isfinite(loss_total) and isfinite(abs_total)
             if n_val > 0:
                 forward_pass(m, net, &X_val[0, 0], &params[0], val_layers.data(), NULL,
-                             &val_delta[0], n_val, s, 0)
+                             &val_delta[0], n_val, s, 0, &evaluation_norms, stats)
                 output_delta(net.output, &y_val[0, 0], val_layers[L], &val_delta[0], n_val,
                              n_out, &abs_sum, &loss_sum)
                 history[e, 2] = loss_sum / n_val
                 history[e, 3] = abs_sum / (n_val * n_out)
                 finite = finite and isfinite(loss_sum) and isfinite(abs_sum)
-            if not (finite and all_finite(m[0], &params[0], size)):
-                copy_all(&saved[0], &params[0], size)  # diverged: the last finite epoch
+            if not (finite and all_finite(m[0], &params[0], size)
+                    and (not stateful or all_finite(m[0], &slots[0, 0], n_slots))
+                    and (n_stats == 0 or all_finite(m[0], &statistics[0], n_stats))):
+                # diverged: the last finite epoch
+                restore(params, slots, statistics, saved, saved_slots, saved_statistics,
+                        stateful)
+                t.updates = saved_updates
                 break
             t.epoch += 1
             completed += 1
             if watch and clock.due() and signalled(t):
                 break
     return completed
+
+
+cdef inline void restore(floating[::1] params, floating[:, ::1] slots, floating[::1] statistics,
+                         const floating[::1] saved, const floating[::1] saved_slots,
+                         const floating[::1] saved_statistics, bint stateful) noexcept nogil:
+    """Roll an epoch back: the parameters and the training state as it started."""
+    copy_all(&saved[0], &params[0], params.shape[0])
+    if stateful:
+        copy_all(&saved_slots[0], &slots[0, 0], 2 * params.shape[0])
+    if statistics.shape[0] > 0:
+        copy_all(&saved_statistics[0], &statistics[0], statistics.shape[0])
 
 
 cdef check_small_layout(plan, const Py_ssize_t[::1] sizes, bint bias,
@@ -567,7 +824,8 @@ cdef check_small_layout(plan, const Py_ssize_t[::1] sizes, bint bias,
 
 
 cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
-                                 double[:, ::1] history, bint watch) except -1:
+                                 double[:, ::1] history, const double[::1] rates,
+                                 bint watch) except -1:
     """run_epochs on the small networks' road: a whole batch per epoch, on padded weights,
     written back to ``params`` (and the velocity) however the run ends. Each epoch writes
     its weights into the other of two buffers, so the one it read is its snapshot. The
@@ -578,7 +836,9 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
     cdef const floating[:, ::1] X = t.X
     cdef const floating[:, ::1] y = t.y
     cdef floating[::1] padded = t.padded, saved = t.saved
-    cdef floating[::1] velocity = t.velocity, padded_velocity = t.padded_velocity
+    cdef floating[:, ::1] slots = t.state.slots
+    cdef floating* velocity = &slots[0, 0]
+    cdef floating[::1] padded_velocity = t.padded_velocity
     cdef floating[::1] layer_buffer = t.layers, delta_buffer = t.deltas
     cdef const Py_ssize_t[::1] padded_offsets = t.padded_offsets
     cdef const Py_ssize_t[::1] transposed_offsets = t.transposed_offsets
@@ -593,7 +853,6 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
     fit.hidden = net.hidden
     fit.output = net.output
     fit.bias = net.bias
-    fit.rule.learning_rate = <floating>s.learning_rate
     fit.rule.momentum = <floating>s.momentum
     fit.rule.l2 = <floating>s.l2
     fit.rule.nesterov = s.nesterov
@@ -609,31 +868,43 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
     cdef SignalClock clock
     cdef floating* weights = &padded[0]
     cdef floating* spare = &saved[0]
+    # With momentum, the velocity, then the epoch's snapshot of it.
+    cdef floating* padded_v = &padded_velocity[0]
+    cdef floating* saved_v = padded_v + size if s.momentum != 0 else padded_v
     with nogil:
         pad_all(fit, net.offsets, &params[0], weights)
         if s.momentum != 0:
-            pad_all(fit, net.offsets, &velocity[0], &padded_velocity[0])
+            pad_all(fit, net.offsets, velocity, padded_v)
         for e in range(epochs):
-            run_epoch(m.isa, fit, &X[0, 0], &y[0, 0], n, weights, spare, &padded_velocity[0],
+            fit.rule.learning_rate = <floating>rates[e]
+            if s.momentum != 0:
+                copy_all(padded_v, saved_v, size)
+            run_epoch(m.isa, fit, &X[0, 0], &y[0, 0], n, weights, spare, padded_v,
                       layers.data(), deltas.data(), &abs_sum, &loss_sum)
             history[e, 0] = loss_sum / n
             history[e, 1] = abs_sum / (n * n_out)
-            if not (isfinite(loss_sum) and isfinite(abs_sum) and all_finite(m[0], spare, size)):
-                break  # diverged: `weights` holds the last finite epoch
+            if not (isfinite(loss_sum) and isfinite(abs_sum) and all_finite(m[0], spare, size)
+                    and (s.momentum == 0 or all_finite(m[0], padded_v, size))):
+                # diverged: `weights` holds the last finite epoch, saved_v its velocity
+                if s.momentum != 0:
+                    copy_all(saved_v, padded_v, size)
+                break
             weights, spare = spare, weights
             t.epoch += 1
+            t.updates += 1
             completed += 1
             if watch and clock.due() and signalled(t):
                 break
         unpad_all(fit, net.offsets, weights, &params[0])
         if s.momentum != 0:
-            unpad_all(fit, net.offsets, &padded_velocity[0], &velocity[0])
+            unpad_all(fit, net.offsets, padded_v, velocity)
     return completed
 
 
 def forward(const floating[:, ::1] X, const floating[::1] params, architecture,
-            floating[:, ::1] out):
-    """Write the network's output for the rows of ``X`` into ``out``."""
+            floating[:, ::1] out, statistics=None):
+    """Write the network's output for the rows of ``X`` into ``out`` (batch normalisation
+    with the running ``statistics``)."""
     from tinynet._plan import forward_plan
 
     plan = forward_plan(architecture)
@@ -641,14 +912,20 @@ def forward(const floating[:, ::1] X, const floating[::1] params, architecture,
     cdef const Py_ssize_t[::1] sizes = np.ascontiguousarray(
         architecture.layer_sizes, dtype=np.intp)
     cdef const Py_ssize_t[::1] offsets = checked_offsets(sizes, plan.offsets, architecture.bias)
-    cdef Net net = describe(architecture, sizes, offsets)
-    cdef Py_ssize_t n = X.shape[0], L = net.n_synapses
+    cdef Py_ssize_t n = X.shape[0], L = sizes.shape[0] - 1
+    cdef const Py_ssize_t[::1] norm_offsets = checked_norm_offsets(
+        sizes, plan.norm_offsets, offsets[L], architecture.bias)
+    cdef Net net = describe(architecture, sizes, offsets, norm_offsets)
     if n < 1 or X.shape[1] != sizes[0]:
         raise ValueError("X does not match the layer sizes")
     if out.shape[0] != n or out.shape[1] != sizes[L]:
         raise ValueError("out does not match X and the layer sizes")
-    if params.shape[0] != offsets[L]:
+    cdef floating[::1] running = checked_statistics(
+        net, statistics, np.float64 if floating is double else np.float32)
+    if params.shape[0] != (norm_offsets[L] if net.batch_norm else offsets[L]):
         raise ValueError("params does not match the layer sizes")
+    cdef Norms evaluation
+    evaluation.xhats = evaluation.means = evaluation.variances = evaluation.inv_stds = NULL
 
     cdef Py_ssize_t i, hidden_units = 0
     for i in range(1, L):
@@ -659,7 +936,89 @@ def forward(const floating[:, ::1] X, const floating[::1] params, architecture,
     point_into(hidden_buffer, sizes, n, 1, L, layers)
     layers[L] = &out[0, 0]
     with nogil:
-        forward_pass(&m, &net, &X[0, 0], &params[0], layers.data(), NULL, NULL, n, NULL, 0)
+        forward_pass(&m, &net, &X[0, 0], &params[0], layers.data(), NULL, NULL, n, NULL, 0,
+                     &evaluation, &running[0] if net.batch_norm else NULL)
+
+
+cdef object checked_statistics(const Net& net, statistics, dtype):
+    """``statistics``, checked to hold 2 values of ``dtype`` per hidden unit of a
+    batch-normalised network; a one-element placeholder otherwise."""
+    cdef Py_ssize_t h, hidden_units = 0
+    for h in range(1, net.n_synapses):
+        hidden_units += net.sizes[h]
+    if not net.batch_norm:
+        return np.zeros(1, dtype=dtype)
+    if statistics is None or statistics.shape != (2 * hidden_units,) or statistics.dtype != dtype:
+        raise ValueError("statistics do not match the batch-normalised layers")
+    return np.ascontiguousarray(statistics)
+
+
+def loss_and_gradient(const floating[:, ::1] X, const floating[:, ::1] y,
+                      const floating[::1] params, architecture, statistics, sample_weight,
+                      double l2, floating[::1] gradient):
+    """Write into ``gradient`` (laid out as ``params``) the gradient of the loss summed over
+    the rows of ``X`` (each row's times its ``sample_weight``, if given) plus ``l2 / 2``
+    times the sum of the squared weights, and return that loss: one forward and backward
+    pass on the full batch, with batch normalisation in training mode (the running
+    ``statistics`` are not read or moved) and no dropout."""
+    from tinynet._plan import forward_plan
+
+    plan = forward_plan(architecture)
+    cdef Machine m = machine_for(plan.machine)
+    cdef const Py_ssize_t[::1] sizes = np.ascontiguousarray(
+        architecture.layer_sizes, dtype=np.intp)
+    cdef const Py_ssize_t[::1] offsets = checked_offsets(sizes, plan.offsets, architecture.bias)
+    cdef Py_ssize_t n = X.shape[0], L = sizes.shape[0] - 1
+    cdef const Py_ssize_t[::1] norm_offsets = checked_norm_offsets(
+        sizes, plan.norm_offsets, offsets[L], architecture.bias)
+    cdef Net net = describe(architecture, sizes, offsets, norm_offsets)
+    if n < 1 or X.shape[1] != sizes[0] or y.shape[0] != n or y.shape[1] != sizes[L]:
+        raise ValueError("X and y do not match the layer sizes")
+    cdef Py_ssize_t size = norm_offsets[L] if net.batch_norm else offsets[L]
+    if params.shape[0] != size or gradient.shape[0] != size:
+        raise ValueError("params and gradient must match the layer sizes")
+    cdef const floating[::1] weights
+    cdef bint weighted = sample_weight is not None
+    if weighted:
+        weights = sample_weight
+        if weights.shape[0] != n:
+            raise ValueError("sample_weight does not match X")
+    cdef Py_ssize_t h, units = 0, hidden_units = 0
+    for h in range(1, L + 1):
+        units += sizes[h]
+    hidden_units = units - sizes[L]
+    dtype = np.float64 if floating is double else np.float32
+    cdef floating[::1] layer_buffer = workspace(dtype, n * units)
+    cdef floating[::1] delta_buffer = workspace(dtype, n * units)
+    cdef floating[::1] norm_rows = workspace(dtype, n * hidden_units)
+    cdef floating[::1] norm_units = workspace(dtype, 3 * hidden_units)
+    cdef vector[floating*] layers, deltas, xhats, means, variances, inv_stds
+    point_into(layer_buffer, sizes, n, 1, L + 1, layers)
+    point_into(delta_buffer, sizes, n, 1, L + 1, deltas)
+    cdef Norms norms
+    norms.xhats = norms.means = norms.variances = norms.inv_stds = NULL
+    if net.batch_norm:
+        point_into(norm_rows, sizes, n, 1, L, xhats)
+        point_into(norm_units, sizes, 1, 1, L, means)
+        point_into(norm_units[hidden_units:], sizes, 1, 1, L, variances)
+        point_into(norm_units[2 * hidden_units:], sizes, 1, 1, L, inv_stds)
+        norms.xhats = <void**>xhats.data()
+        norms.means = <void**>means.data()
+        norms.variances = <void**>variances.data()
+        norms.inv_stds = <void**>inv_stds.data()
+    cdef double abs_sum, loss_sum, penalty
+    with nogil:
+        forward_pass(&m, &net, &X[0, 0], &params[0], layers.data(), NULL, deltas[L], n, NULL,
+                     0, &norms, NULL)
+        if weighted:
+            weighted_output_delta(net.output, &y[0, 0], layers[L], deltas[L], &weights[0], n,
+                                  sizes[L], &abs_sum, &loss_sum)
+        else:
+            output_delta(net.output, &y[0, 0], layers[L], deltas[L], n, sizes[L], &abs_sum,
+                         &loss_sum)
+        penalty = gradient_pass(&m, &net, &X[0, 0], &params[0], layers.data(), deltas.data(),
+                                n, &norms, l2, &gradient[0])
+    return loss_sum + penalty
 
 
 # Thin twins of the elementwise kernels, for testing them against numpy, in the instruction

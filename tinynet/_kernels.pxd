@@ -55,6 +55,8 @@ cdef extern from "tinynet_activations.hh" namespace "tinynet" nogil:
     void sigmoid_all[T](const Machine& m, T* x, Py_ssize_t size) noexcept
     void exp_all[T](const Machine& m, T* x, Py_ssize_t size) noexcept
     void tanh_all[T](const Machine& m, T* x, Py_ssize_t size) noexcept
+    void activate[T](const Machine& m, Activation f, T* z__nj, T* log_out__nj, Py_ssize_t n,
+                     Py_ssize_t j) noexcept
 
 
 cdef extern from "tinynet_products.hh" namespace "tinynet" nogil:
@@ -66,6 +68,23 @@ cdef extern from "tinynet_products.hh" namespace "tinynet" nogil:
 
 
 cdef extern from "tinynet_layer.hh" namespace "tinynet" nogil:
+    void forward_linear[T](const Machine& m, const T* l_prev__nk, const T* syn__kj,
+                           const T* bias__j, T* z__nj, Py_ssize_t n, Py_ssize_t k,
+                           Py_ssize_t j) noexcept
+    void normalise_batch[T](T* z__nj, T* xhat__nj, const T* scale__j, const T* shift__j,
+                            T* mean__j, T* var__j, T* inv_std__j, Py_ssize_t n, Py_ssize_t j,
+                            double epsilon) noexcept
+    void normalise_running[T](T* z__nj, const T* scale__j, const T* shift__j,
+                              const T* running_mean__j, const T* running_var__j, Py_ssize_t n,
+                              Py_ssize_t j, double epsilon) noexcept
+    void move_running[T](T* running_mean__j, T* running_var__j, const T* mean__j,
+                         const T* var__j, Py_ssize_t j, T momentum) noexcept
+    void normalise_batch_back[T](T* delta__nj, const T* xhat__nj, const T* scale__j,
+                                 const T* inv_std__j, T* step_scale__j, T* step_shift__j,
+                                 Py_ssize_t n, Py_ssize_t j) noexcept
+    void weighted_output_delta[T](Activation f, const T* y, const T* l, T* l_delta,
+                                  const T* row_weights__n, Py_ssize_t n, Py_ssize_t j,
+                                  double* abs_error_sum, double* loss_sum) noexcept
     void forward_layer[T](const Machine& m, Activation f, const T* l_prev__nk, const T* syn__kj,
                           const T* bias__j, T* l__nj, T* log_out__nj,
                           Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
@@ -82,13 +101,42 @@ cdef extern from "tinynet_layer.hh" namespace "tinynet" nogil:
 
 
 cdef extern from "tinynet_optimizer.hh" namespace "tinynet" nogil:
+    enum OptimizerKind:
+        kSgd
+        kAdam
+        kAdamW
+        kRmsProp
+
     cdef cppclass Sgd[T]:
         T learning_rate
         T momentum
         T l2
         bint nesterov
 
-    void take_steps[T](const Sgd[T]& rule, T* syn, T* velocity, const T* step,
+    cdef cppclass Adam[T]:
+        T learning_rate
+        T beta_1
+        T beta_2
+        T epsilon
+        T l2
+        T weight_decay
+
+    cdef cppclass RmsProp[T]:
+        T learning_rate
+        T rho
+        T epsilon
+        T momentum
+        T l2
+
+    cdef cppclass Optimizer[T]:
+        OptimizerKind kind
+        Sgd[T] sgd
+        Adam[T] adam
+        RmsProp[T] rmsprop
+        void set_learning_rate(T rate) noexcept
+        void start(long long t) noexcept
+
+    void take_steps[T](const Optimizer[T]& o, T* syn, T* a, T* b, const T* step,
                        Py_ssize_t size, bint decay) noexcept
 
 

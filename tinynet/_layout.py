@@ -51,15 +51,27 @@ def batch_norm_offset(layer_sizes: LayerSizes, bias: bool = False) -> int:
     return offsets(layer_sizes, bias)[-1]
 
 
+def batch_norm_offsets(layer_sizes: LayerSizes, bias: bool = False) -> list[int]:
+    """Where each layer's batch-normalisation scales start in the parameter vector, its
+    shifts following them: entry ``h`` for hidden layer ``h``; entry 0 (the input layer) is
+    where the block starts, and the last entry where it ends."""
+    at = batch_norm_offset(layer_sizes, bias)
+    starts = [at]
+    for size in hidden_sizes(layer_sizes):
+        starts.append(at)
+        at += 2 * size
+    return [*starts, at]
+
+
 def split_batch_norm(
     params: np.ndarray, layer_sizes: LayerSizes, bias: bool = False
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Views of each hidden layer's batch-normalisation ``(scale, shift)`` in ``params``."""
-    views, at = [], batch_norm_offset(layer_sizes, bias)
-    for size in hidden_sizes(layer_sizes):
-        views.append((params[at : at + size], params[at + size : at + 2 * size]))
-        at += 2 * size
-    return views
+    starts = batch_norm_offsets(layer_sizes, bias)[1:-1]
+    return [
+        (params[at : at + size], params[at + size : at + 2 * size])
+        for at, size in zip(starts, hidden_sizes(layer_sizes), strict=True)
+    ]
 
 
 def split_statistics(

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from tinynet import _core
+from tinynet._layout import batch_norm_offsets, synapse_shapes
 from tinynet._layout import offsets as synapse_offsets
-from tinynet._layout import synapse_shapes
 from tinynet._settings import Architecture, Training
 
 # The output activations the small road computes (its deltas are squared errors).
@@ -143,11 +143,13 @@ class Plan:
     the padded width (4 or ``SMALL_MAX_UNITS``) of every row on the small networks' road,
     whose padded weights hold synapse ``i``'s rows (weights, then biases) from
     ``padded_offsets[i]`` and, for ``i >= 1``, its columns from ``transposed_offsets[i]``,
-    ``padded_size`` elements in all.
+    ``padded_size`` elements in all. ``norm_offsets[h]`` is where hidden layer ``h``'s
+    batch-normalisation scales start (see ``_layout.batch_norm_offsets``).
     """
 
     machine: Choices
     offsets: np.ndarray
+    norm_offsets: np.ndarray
     lanes: int = 0
     padded_offsets: np.ndarray = dataclasses.field(default_factory=lambda: read_only([]))
     transposed_offsets: np.ndarray = dataclasses.field(default_factory=lambda: read_only([]))
@@ -165,10 +167,12 @@ def small_road_lanes(
     n_rows: int,
     validation: bool,
     machine: Choices,
+    weighted: bool = False,
 ) -> int:
     """The padded width of the small networks' road for this fit, or 0 if it does not take
     it: full batches of a network no wider than ``SMALL_MAX_UNITS``, without dropout or
-    validation data, with a sigmoid or linear output, and every product below the BLAS
+    validation data, sample weights or batch normalisation, trained by plain SGD (with or
+    without momentum), with a sigmoid or linear output, and every product below the BLAS
     crossover, where the general loop makes them in its own loops and in the same order, so
     that the two roads (and ``predict``, which takes the general one) give identical results.
     That last condition also bounds the rows, to fewer than the crossover."""
@@ -180,6 +184,9 @@ def small_road_lanes(
         or training.batch_size < n_rows
         or training.dropout > 0
         or validation
+        or weighted
+        or architecture.batch_norm
+        or training.optimizer != "sgd"
         or architecture.output not in SMALL_ROAD_OUTPUTS
         or widest > _core.SMALL_MAX_UNITS
         or biggest_product >= machine.blas_crossover
@@ -189,16 +196,21 @@ def small_road_lanes(
 
 
 def make_plan(
-    architecture: Architecture, training: Training, n_rows: int, validation: bool
+    architecture: Architecture,
+    training: Training,
+    n_rows: int,
+    validation: bool,
+    weighted: bool = False,
 ) -> Plan:
-    """The plan of a fit on ``n_rows`` rows (``validation``: with validation data), under
-    the choices in force."""
+    """The plan of a fit on ``n_rows`` rows (``validation``: with validation data;
+    ``weighted``: with sample weights), under the choices in force."""
     machine = choices()
     sizes = [int(size) for size in architecture.layer_sizes]
     offsets = read_only(synapse_offsets(sizes, architecture.bias))
-    lanes = small_road_lanes(architecture, training, n_rows, validation, machine)
+    norm_offsets = read_only(batch_norm_offsets(sizes, architecture.bias))
+    lanes = small_road_lanes(architecture, training, n_rows, validation, machine, weighted)
     if not lanes:
-        return Plan(machine, offsets)
+        return Plan(machine, offsets, norm_offsets)
     # Every synapse's rows (k weights and a bias), then the columns (j) of synapses 1..,
     # one padded row each, laid end to end.
     padded_offsets, at = [], 0
@@ -211,11 +223,21 @@ def make_plan(
         transposed_offsets.append(at)
         at += j * lanes
     return Plan(
-        machine, offsets, lanes, read_only(padded_offsets), read_only(transposed_offsets), at
+        machine,
+        offsets,
+        norm_offsets,
+        lanes,
+        read_only(padded_offsets),
+        read_only(transposed_offsets),
+        at,
     )
 
 
 def forward_plan(architecture: Architecture) -> Plan:
     """The plan of a prediction: the general loop's forward pass."""
     sizes = [int(size) for size in architecture.layer_sizes]
-    return Plan(choices(), read_only(synapse_offsets(sizes, architecture.bias)))
+    return Plan(
+        choices(),
+        read_only(synapse_offsets(sizes, architecture.bias)),
+        read_only(batch_norm_offsets(sizes, architecture.bias)),
+    )
