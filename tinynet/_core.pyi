@@ -10,12 +10,14 @@ import numpy as np
 import numpy.typing as npt
 
 from tinynet._blas import Gemm
+from tinynet._optimizers import TrainingState
 from tinynet._plan import Plan
 from tinynet._settings import Architecture, Training
 
 _Float = TypeVar("_Float", np.float32, np.float64)
 
 ACTIVATIONS: dict[str, int]
+OPTIMIZERS: dict[str, int]
 INSTRUCTION_SETS: dict[str, int]
 BOUNDS_CHECKED: bool
 SMALL_MAX_UNITS: int
@@ -28,10 +30,15 @@ class Trainer:
     y: npt.NDArray[np.floating]
     params: npt.NDArray[np.floating]
     plan: Plan
+    state: TrainingState
     X_val: npt.NDArray[np.floating] | None
     y_val: npt.NDArray[np.floating] | None
     @property
     def epoch(self) -> int: ...
+    @property
+    def first_epoch(self) -> int: ...
+    @property
+    def updates(self) -> int: ...
     @property
     def small(self) -> bool: ...
     def __init__(
@@ -42,15 +49,35 @@ class Trainer:
         architecture: Architecture,
         training: Training,
         validation: tuple[npt.NDArray[_Float], npt.NDArray[_Float]] | None = None,
+        *,
+        sample_weight: npt.NDArray[_Float] | None = None,
+        state: TrainingState | None = None,
+        first_epoch: int = 0,
     ) -> None: ...
-    def run(self, epochs: int, history: npt.NDArray[np.float64]) -> int: ...
+    def run(
+        self,
+        epochs: int,
+        history: npt.NDArray[np.float64],
+        rates: npt.NDArray[np.float64] | None = None,
+    ) -> int: ...
 
 def forward(
     X: npt.NDArray[_Float],
     params: npt.NDArray[_Float],
     architecture: Architecture,
     out: npt.NDArray[_Float],
+    statistics: npt.NDArray[_Float] | None = None,
 ) -> None: ...
+def loss_and_gradient(
+    X: npt.NDArray[_Float],
+    y: npt.NDArray[_Float],
+    params: npt.NDArray[_Float],
+    architecture: Architecture,
+    statistics: npt.NDArray[_Float] | None,
+    sample_weight: npt.NDArray[_Float] | None,
+    l2: float,
+    gradient: npt.NDArray[_Float],
+) -> float: ...
 def instruction_sets() -> list[str]: ...
 def instruction_set() -> str: ...
 def blas_libraries() -> list[str]: ...
