@@ -429,6 +429,8 @@ class Network:
             if (arrays["running_var"] <= 0).any():
                 raise ValueError(f"batch_norm[{i}]['running_var'] must be positive")
             converted.append(arrays)
+        if not converted:
+            return  # no batch normalisation: nothing to set
         with self._lock:  # waits for a fit to finish, rather than be overwritten by it
             params, statistics = self._params.copy(), self._statistics.copy()
             for arrays, (scale, shift), (mean, variance) in zip(
