@@ -278,12 +278,18 @@ def test_save_and_load_round_trip_bit_for_bit(tmp_path, backend, dtype):
 def test_the_file_is_a_versioned_zip_of_json_and_npy_without_pickles(tmp_path):
     network().save(tmp_path / "net.tinynet")
     with zipfile.ZipFile(tmp_path / "net.tinynet") as archive:
-        assert sorted(archive.namelist()) == ["history.npy", "params.npy", "tinynet.json"]
+        assert sorted(archive.namelist()) == [
+            "history.npy",
+            "params.npy",
+            "slots.npy",
+            "statistics.npy",
+            "tinynet.json",
+        ]
         meta = json.loads(archive.read("tinynet.json"))
-        for name in ("params.npy", "history.npy"):
+        for name in ("params.npy", "history.npy", "slots.npy", "statistics.npy"):
             with archive.open(name) as member:
                 np.load(member, allow_pickle=False)
-    assert meta["version"] == 1
+    assert meta["version"] == 2
     assert meta["layers"] == [6, 8, 3]
 
 
@@ -412,7 +418,7 @@ N_PARAMS = (6 + 1) * 8 + (8 + 1) * 3
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        (set_meta(version=2), "version 2 is not supported"),
+        (set_meta(version=3), "version 3 is not supported"),
         (set_meta(version="1"), "version must be an integer"),
         (set_meta(layers=[6, 9, 3]), "params must have shape"),
         (set_meta(layers=[6, -8, 3]), r"layers\[1\] must be at least 1"),

@@ -34,8 +34,22 @@ except ImportError as error:
         error.add_note(_hint)
     raise
 
-from tinynet.callbacks import EarlyStopping
+from tinynet import schedules
+from tinynet.callbacks import EarlyStopping, ReduceLROnPlateau
 from tinynet.network import Network, load
+from tinynet.optimizers import LBFGS, SGD, Adam, AdamW, RMSprop
 
-__all__ = ["EarlyStopping", "Network", "__version__", "load"]
+__all__ = [
+    "LBFGS",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "EarlyStopping",
+    "Network",
+    "RMSprop",
+    "ReduceLROnPlateau",
+    "__version__",
+    "load",
+    "schedules",
+]
 __version__ = "0.1.0"

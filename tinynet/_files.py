@@ -1,11 +1,13 @@
 """Saving a network's state to a file and reading it back, with no pickle either way.
 
-The file is a zip archive (as numpy's ``.npz``) of three uncompressed members:
+The file is a zip archive (as numpy's ``.npz``) of uncompressed members:
 
 - ``tinynet.json``: the state's names and numbers (see :mod:`tinynet._state`), including
   its format ``version``;
 - ``params.npy``: the parameter vector, in the network's dtype;
-- ``history.npy``: the last fit's history, one float64 row per epoch.
+- ``history.npy``: the last fit's history, one float64 row per epoch;
+- from version 2, ``slots.npy``: the optimizer's state, two rows laid out like the parameter
+  vector (or none), and ``statistics.npy``: batch normalisation's running statistics.
 
 A save writes a temporary file beside the target, flushes it to disk and renames it over
 the target, so a crash, a full disk or an interrupted save leaves the old file whole. A
@@ -24,10 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from tinynet._state import ARRAY_KEYS, META_KEYS, check_state
+from tinynet._state import ARRAY_KEYS, ARRAY_KEYS_OF, META_KEYS, check_state
 
 META_MEMBER = "tinynet.json"
 MEMBERS = (META_MEMBER, *(f"{name}.npy" for name in ARRAY_KEYS))
+# The members of the files of each version this tinynet reads.
+MEMBERS_OF = {
+    version: (META_MEMBER, *(f"{name}.npy" for name in names))
+    for version, names in ARRAY_KEYS_OF.items()
+}
 # The zip flags a plain member may have: sizes after the data (0x08), UTF-8 names (0x800).
 PLAIN_FLAGS = 0x08 | 0x800
 # The metadata is a few hundred bytes; anything much larger is not a tinynet file.
@@ -126,7 +133,7 @@ def read_archive(data: bytes) -> dict[str, Any]:
     """The unchecked state in the archive ``data``."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = {info.filename: info for info in archive.infolist()}
-        if sorted(members) != sorted(MEMBERS):
+        if sorted(members) not in [sorted(names) for names in MEMBERS_OF.values()]:
             raise ValueError(
                 f"not a tinynet file: its members are {sorted(members)}, not {list(MEMBERS)}"
             )
@@ -143,7 +150,8 @@ def read_archive(data: bytes) -> dict[str, Any]:
         if not isinstance(meta, dict):
             raise ValueError(f"{META_MEMBER} must hold a JSON object")
         state = dict(meta)
-        for name in ARRAY_KEYS:
+        # The arrays the members hold (the version's, checked with the rest by check_state).
+        for name in (name[: -len(".npy")] for name in members if name != META_MEMBER):
             member = io.BytesIO(archive.read(f"{name}.npy"))
             state[name] = np.lib.format.read_array(member, allow_pickle=False)
             if member.read(1):

@@ -10,8 +10,14 @@ network copies of it through one callable, a :class:`Commit`:
 
 - after every epoch when there are callbacks, so that they see the network holding that
   epoch's weights, with a history of views into the growing record (no copy per epoch);
-- once more when the fit ends, however it ends (divergence, Ctrl-C, a failing callback),
-  with a history of its own: the final commit, which ends the fit.
+- once more when the fit ends, however it ends (divergence, Ctrl-C, a failing callback or
+  schedule), with a history of its own: the final commit, which ends the fit.
+
+Each commit also hands over the trainer's :class:`~tinynet._optimizers.TrainingState` (the
+optimizer's slots and update count, the running statistics) as of the same epoch, so that a
+fit with ``resume=True`` continues exactly where this one stopped. The learning rate of each
+epoch (a schedule's value, mapped by the callbacks that have ``adjust_learning_rate``) is
+computed before the stretch of epochs holding it is handed to the trainer.
 
 A fit that diverged then raises ``FloatingPointError``. These are guarantees 3 to 5 of the
 README's "What tinynet guarantees".
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from tinynet._optimizers import TrainingState
 from tinynet._progress import Reporter
 from tinynet._random import derive_key
 from tinynet._settings import HISTORY_KEYS, Architecture, Training, history_keys
@@ -48,17 +55,36 @@ class Trainer(Protocol):
     @property
     def epoch(self) -> int: ...
 
-    def run(self, epochs: int, history: npt.NDArray[np.float64]) -> int: ...
+    @property
+    def state(self) -> TrainingState: ...
+
+    def run(
+        self,
+        epochs: int,
+        history: npt.NDArray[np.float64],
+        rates: npt.NDArray[np.float64] | None = None,
+    ) -> int: ...
 
 
 class Commit(Protocol):
     """How a fit changes its network, and the only way: ``params`` (a copy of its own;
-    None: keep the weights) become the network's weights and ``history`` its history; the
-    ``final`` commit ends the fit."""
+    None: keep the weights) become the network's weights, ``state`` (a copy; None: keep
+    it) its optimizer state and running statistics, and ``history`` its history; the
+    ``final`` commit ends the fit, after ``epochs`` completed epochs."""
 
     def __call__(
-        self, params: np.ndarray | None, history: dict[str, np.ndarray], *, final: bool
+        self,
+        params: np.ndarray | None,
+        state: TrainingState | None,
+        history: dict[str, np.ndarray],
+        *,
+        final: bool,
+        epochs: int,
     ) -> None: ...
+
+
+# The learning rate of an epoch, given its number in the schedule (see Network.fit).
+Rates = Callable[[int], float]
 
 
 def with_fit_keys(training: Training, key: int, fits: int) -> Training:
@@ -87,13 +113,22 @@ def run(
     callbacks: Sequence[Callback],
     verbose: int,
     progress: bool | None,
+    sample_weight: np.ndarray | None = None,
+    state: TrainingState | None = None,
+    first_epoch: int = 0,
+    rates: Rates | None = None,
+    resume: bool = False,
 ) -> None:
     """Train a copy of ``params`` for ``epochs`` epochs and commit it to the network.
 
     ``make_trainer`` is a backend's ``Trainer``; every argument is checked already.
     ``network`` is only passed to the ``callbacks``, called after every epoch (a truthy
     return value stops the fit); ``commit`` is the only way this changes it (see the
-    module's docstring).
+    module's docstring). ``state`` (a copy, trained in place; None: a fresh one),
+    ``sample_weight`` and ``first_epoch`` (the epochs of the fits this one continues) go to
+    the trainer; ``rates(first_epoch + e)`` is the learning rate of the fit's epoch ``e``
+    (None: ``training.learning_rate`` for every epoch). Before the first epoch, callbacks
+    with a ``fit_started(network, resume)`` method are told the fit starts.
 
     Raises
     ------
@@ -103,7 +138,20 @@ def run(
         network likewise kept at its last completed epoch.
     """
     weights = params.copy()  # trained in place, then copied to the network
-    trainer = make_trainer(X, y, weights, architecture, training, validation)
+    # The trainer's defaults are left to it: a fit using none of issue 15's options makes
+    # the trainer of any backend.
+    options: dict[str, Any] = {}
+    if sample_weight is not None:
+        options["sample_weight"] = sample_weight
+    if state is not None:
+        options["state"] = state
+    if first_epoch:
+        options["first_epoch"] = first_epoch
+    trainer = make_trainer(X, y, weights, architecture, training, validation, **options)
+    for callback in callbacks:
+        started = getattr(callback, "fit_started", None)
+        if callable(started):
+            started(network, resume)
     measures = history_keys(validation is not None)
     record = np.full((0, len(HISTORY_KEYS)), np.nan)  # one row per epoch, as the trainers fill it
     reporter = Reporter(epochs, verbose, progress)
@@ -115,14 +163,20 @@ def run(
             chunk = 1 if callbacks else min(reporter.epochs_until_next(start), MAX_CHUNK)
             if start + chunk > len(record):
                 record = grown(record, min(epochs, max(2 * len(record), start + chunk)))
-            diverged = trainer.run(chunk, record[start : start + chunk]) < chunk
+            history = record[start : start + chunk]
+            if rates is None:
+                diverged = trainer.run(chunk, history) < chunk
+            else:
+                epoch_rates = [rates(first_epoch + start + i) for i in range(chunk)]
+                diverged = trainer.run(chunk, history, np.array(epoch_rates)) < chunk
             done = trainer.epoch
             if done == start:  # diverged in its first epoch: nothing new to report
                 break
             logs = dict(zip(measures, record[done - 1].tolist(), strict=False))
             reporter.report(done, logs)
             if callbacks:
-                commit(weights.copy(), columns(record[:done], measures), final=False)
+                trained = columns(record[:done], measures)
+                commit(weights.copy(), state_of(trainer), trained, final=False, epochs=done)
                 committed = done
                 # A list, not a generator: every callback sees every epoch, even after one
                 # of them has asked to stop.
@@ -132,7 +186,8 @@ def run(
         # Also when interrupted: the weights of the completed epochs (unless committed
         # already), and a history of its own, no longer a view of the record.
         kept = weights.copy() if committed != trainer.epoch else None
-        commit(kept, columns(record[: trainer.epoch], measures, copy=True), final=True)
+        history = columns(record[: trainer.epoch], measures, copy=True)
+        commit(kept, state_of(trainer), history, final=True, epochs=trainer.epoch)
         reporter.close()
     if diverged:
         raise FloatingPointError(
@@ -140,6 +195,12 @@ def run(
             "weight); the network keeps its weights from before that epoch, and its "
             "history ends there. Try a smaller learning_rate or scale the inputs."
         )
+
+
+def state_of(trainer: Trainer) -> TrainingState | None:
+    """A copy of the trainer's state (None from a trainer that keeps none)."""
+    state = getattr(trainer, "state", None)
+    return None if state is None else state.copy()
 
 
 def columns(

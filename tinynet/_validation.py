@@ -34,26 +34,45 @@ def check_layer_sizes(layers: Any) -> np.ndarray:
         )
     # Every buffer of a fit is indexed with intp: a network's parameters and a row of its
     # layers must fit, with bias units, in float64.
-    largest = n_params(sizes, bias=True)
+    largest = n_params(sizes, bias=True, batch_norm=True)
     if max(largest, sum(sizes)) * 8 > sys.maxsize:
         raise ValueError(f"layers {sizes} are too large: {largest} parameters")
     return np.array(sizes, dtype=np.intp)
 
 
-def check_architecture(layers: Any, activation: Any, output: Any, bias: Any) -> Architecture:
-    """The layer sizes, activations and bias units of a network, checked together (a softmax
-    output needs two units at least)."""
+def check_architecture(
+    layers: Any,
+    activation: Any,
+    output: Any,
+    bias: Any,
+    batch_norm: Any = False,
+    batch_norm_momentum: Any = 0.1,
+    batch_norm_epsilon: Any = 1e-5,
+) -> Architecture:
+    """The layer sizes, activations, bias units and batch normalisation of a network, checked
+    together (a softmax output needs two units at least, batch normalisation a hidden
+    layer)."""
     layer_sizes = check_layer_sizes(layers)
     output = check_choice("output", output, OUTPUT_ACTIVATIONS)
     if output == "softmax" and layer_sizes[-1] < 2:
         raise ValueError(
             f"output 'softmax' needs at least 2 output units, got {int(layer_sizes[-1])}"
         )
+    activation = check_choice("activation", activation, HIDDEN_ACTIVATIONS)
+    bias = check_bool("bias", bias)
+    batch_norm = check_bool("batch_norm", batch_norm)
+    if batch_norm and len(layer_sizes) < 3:
+        raise ValueError("batch_norm needs a hidden layer; this network has none")
     return Architecture(
         layer_sizes=layer_sizes,
-        activation=check_choice("activation", activation, HIDDEN_ACTIVATIONS),
+        activation=activation,
         output=output,
-        bias=check_bool("bias", bias),
+        bias=bias,
+        batch_norm=batch_norm,
+        batch_norm_momentum=check_real(
+            "batch_norm_momentum", batch_norm_momentum, minimum=0.0, maximum=1.0
+        ),
+        batch_norm_epsilon=check_positive_real("batch_norm_epsilon", batch_norm_epsilon),
     )
 
 
@@ -217,3 +236,38 @@ def as_targets(
             f"{n_outputs} outputs, so it must be ({n_samples}, {n_outputs})"
         )
     return array
+
+
+def as_sample_weight(name: str, data: Any, dtype: np.dtype, n_samples: int) -> np.ndarray:
+    """Sample weights as a 1-D array of ``n_samples`` non-negative values of ``dtype``, not
+    all zero."""
+    array = as_array(name, data, dtype)
+    if array.shape != (n_samples,):
+        raise ValueError(
+            f"{name} must be 1-D with one weight per sample, shape ({n_samples},); "
+            f"got shape {array.shape}"
+        )
+    if array.min() < 0:
+        raise ValueError(f"{name} must not be negative, got {float(array.min())!r}")
+    if not array.any():
+        raise ValueError(f"{name} is all zero: no sample would count")
+    if not np.isfinite(array.sum(dtype=np.float64)) or not np.isfinite(array.sum()):
+        raise ValueError(f"{name} sums beyond the range of {dtype}")
+    return array
+
+
+def check_rate(name: str, value: Any, dtype: np.dtype, epoch: int | None = None) -> float:
+    """A learning rate (for ``epoch`` of a schedule, if given) as a finite float, at least 0,
+    within ``dtype``'s range."""
+    where = "" if epoch is None else f" (the schedule's value for epoch {epoch})"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number{where}, got {value!r}")
+    try:
+        rate = float(value)
+    except OverflowError as error:
+        raise ValueError(f"{name} is too large{where}, got {value!r}") from error
+    if not (math.isfinite(rate) and rate >= 0):
+        raise ValueError(f"{name} must be finite and at least 0{where}, got {value!r}")
+    if rate > float(np.finfo(dtype).max):
+        raise ValueError(f"{name} {rate!r}{where} is too large for {dtype} arithmetic")
+    return rate
