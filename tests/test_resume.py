@@ -82,7 +82,8 @@ def test_resume_state_is_kept_and_a_new_fit_starts_afresh(backend):
     net.fit(X, Y, epochs=2, optimizer="adam", **FIT)
     state = net.__getstate__()
     assert state["slots"].shape == (2, len(state["params"]))
-    assert state["updates"] == 2 * 4  # 13 rows in batches of 4: 4 updates an epoch
+    # 13 rows in batches of 4, the last row joining the batch before it: 3 updates an epoch
+    assert state["updates"] == 2 * 3
     assert state["resume"] == {
         "optimizer": "adam",
         "hyperparameters": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
@@ -91,7 +92,7 @@ def test_resume_state_is_kept_and_a_new_fit_starts_afresh(backend):
     }
     running = state["statistics"]
     net.fit(X, Y, epochs=1, optimizer="adam", **FIT)  # not resumed: fresh moments, t from 0
-    assert net.__getstate__()["updates"] == 4
+    assert net.__getstate__()["updates"] == 3
     assert net.__getstate__()["fits"] == 2
     # the running statistics belong to the network: they continued
     fresh = network(backend, batch_norm=True)
