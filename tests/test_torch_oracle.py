@@ -41,6 +41,8 @@ from tinynet._settings import Architecture, Training
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
+# Networks of a few units: more threads would only cost time.
+torch.set_num_threads(1)
 
 RTOL = 1e-10
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
