@@ -93,8 +93,8 @@ def trainers_made() -> Iterator[list[Any]]:
     """The compiled trainers that ``Network.fit`` makes meanwhile, in a list."""
     made: list[Any] = []
 
-    def make(*args: Any) -> Any:
-        trainer = _core.Trainer(*args)
+    def make(*args: Any, **kwargs: Any) -> Any:
+        trainer = _core.Trainer(*args, **kwargs)
         made.append(trainer)
         return trainer
 

@@ -138,16 +138,17 @@ def run(
         network likewise kept at its last completed epoch.
     """
     weights = params.copy()  # trained in place, then copied to the network
-    # The trainer's defaults are left to it: a fit using none of issue 15's options makes
-    # the trainer of any backend.
-    options: dict[str, Any] = {}
-    if sample_weight is not None:
-        options["sample_weight"] = sample_weight
-    if state is not None:
-        options["state"] = state
-    if first_epoch:
-        options["first_epoch"] = first_epoch
-    trainer = make_trainer(X, y, weights, architecture, training, validation, **options)
+    trainer = make_trainer(
+        X,
+        y,
+        weights,
+        architecture,
+        training,
+        validation,
+        sample_weight=sample_weight,
+        state=state,
+        first_epoch=first_epoch,
+    )
     for callback in callbacks:
         started = getattr(callback, "fit_started", None)
         if callable(started):
@@ -197,10 +198,9 @@ def run(
         )
 
 
-def state_of(trainer: Trainer) -> TrainingState | None:
-    """A copy of the trainer's state (None from a trainer that keeps none)."""
-    state = getattr(trainer, "state", None)
-    return None if state is None else state.copy()
+def state_of(trainer: Trainer) -> TrainingState:
+    """A copy of the trainer's state, as of its last completed epoch."""
+    return trainer.state.copy()
 
 
 def columns(
