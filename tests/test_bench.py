@@ -3,9 +3,11 @@ lines; speed itself is measured there, never asserted here."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from helpers import TOL_EPS, assert_close, tolerance
 
 import tinynet
 from tinynet._blog import XOR_X, XOR_Y, eleven_lines
-from tinynet.bench import crossover, suite
+from tinynet.bench import _contenders, crossover, suite
 
 
 def run_python(*args: str) -> subprocess.CompletedProcess[str]:
@@ -129,3 +131,86 @@ def test_crossover_times_the_general_loop_with_and_without_blas(monkeypatch):
         {"small_road": False, "blas_crossover": 2**62},
         {"small_road": False, "blas_crossover": 0},
     ]
+
+
+# The Adam and batch-normalisation rows (issue 15): tiny problems, a few epochs.
+OPTION_CASES = {
+    "adam, batches of 3": suite.Case("t", (5, 4, 3), 10, 3, 0.05, 5, optimizer="adam"),
+    "adam, full batch": suite.Case("t", (5, 4, 3), 10, None, 0.05, 5, optimizer="adam"),
+    # 10 rows in batches of 3: the last batch of one row joins the one before it.
+    "batch norm, batches of 3": suite.Case("t", (5, 4, 3), 10, 3, 0.5, 5, batch_norm=True),
+    "batch norm, batches of 4": suite.Case("t", (5, 4, 3), 10, 4, 0.5, 5, batch_norm=True),
+    "batch norm, full batch": suite.Case("t", (5, 4, 3), 10, None, 0.5, 5, batch_norm=True),
+}
+NEW_ROWS = ["digits-adam", "mnist-batch-adam", "digits-batchnorm", "mnist-batch-batchnorm"]
+
+
+@pytest.mark.parametrize("dtype", suite.DTYPES)
+@pytest.mark.parametrize("name", OPTION_CASES)
+def test_the_adam_and_batch_norm_contenders_agree_with_the_core(name, dtype):
+    """numpy's loops with Adam or batch normalisation end where the core's Trainer ends, by
+    the suite's own check (which also asks numpy's weights to have moved far enough)."""
+    case = OPTION_CASES[name]
+    problem = suite.make_problem(case, dtype)
+    runs = suite.contenders(case, problem)
+    assert set(runs) == {"numpy", "core"}  # the peers run the blog's update only
+    assert suite.disagreements(problem, runs, case.check_epochs) == {}
+    trained = runs["numpy"](case.check_epochs)
+    # The weights, then the hidden layer's scales, shifts, running means and variances.
+    assert len(trained) == (6 if case.batch_norm else 2)
+    blog = _contenders.numpy_loop(problem)(case.check_epochs)
+    assert not np.allclose(trained[0], blog[0]), "not the blog's update"
+
+
+@pytest.mark.skipif(
+    "optimizer" not in inspect.signature(tinynet.Network.fit).parameters,
+    reason="Network.fit does not take an optimizer yet (issue 15's API)",
+)
+@pytest.mark.parametrize("name", OPTION_CASES)
+def test_network_fit_trains_as_the_trainer_the_suite_drives(name):
+    """Once the API is there, ``tinynet_core`` (Network.fit) can replace ``trainer_core`` as
+    the core's contender (``_contenders.options_core``)."""
+    case = OPTION_CASES[name]
+    problem = suite.make_problem(case, np.float64)
+    runs = {"numpy": _contenders.trainer_core(problem), "core": _contenders.tinynet_core(problem)}
+    assert suite.disagreements(problem, runs, case.check_epochs) == {}
+
+
+def test_the_new_rows_are_cases_of_the_suite_and_selectable():
+    args = suite.parse_args(["--only", ",".join(NEW_ROWS)])
+    assert args.only == NEW_ROWS
+    for name in NEW_ROWS:
+        case = suite.CASES[name]
+        shape = suite.CASES[name.rsplit("-", 1)[0]]  # digits, mnist-batch
+        assert (case.layers, case.n_samples, case.batch_size) == (
+            shape.layers,
+            shape.n_samples,
+            shape.batch_size,
+        )
+        assert (case.optimizer, case.batch_norm) == (
+            ("adam", False) if name.endswith("adam") else ("sgd", True)
+        )
+    assert [name for name in suite.CASES if suite.CASES[name].sgd_baseline] == ["mnist-batch-adam"]
+
+
+def test_adam_rows_give_adams_epoch_over_sgds():
+    case = suite.CASES["mnist-batch-adam"]
+    samples = {"numpy": [0.06] * 3, "core": [0.046] * 3, "numpy sgd": [0.05] * 3}
+    samples |= {"core sgd": [0.04] * 3, "products": [0.03] * 3}
+    (row,) = suite.adam_rows([suite.Result(case, "float32", samples)])
+    assert row == ["mnist-batch-adam", "float32", "40.0", "46.0", "1.15", "50.0", "60.0", "1.20"]
+    plain = suite.Result(suite.CASES["digits"], "float64", {"numpy": [1.0] * 3, "core": [1.0] * 3})
+    assert suite.adam_rows([plain]) == []
+
+
+def test_an_adam_case_times_sgd_beside_it_and_its_tables_render():
+    """The whole path of a case with ``sgd_baseline``, at a tiny size (no timing asserted)."""
+    case = replace(OPTION_CASES["adam, batches of 3"], sgd_baseline=True)
+    result, agreed = suite.speed_case(case, np.float32, suite.Timing(3, 0.0, 0.0))
+    assert agreed and result is not None
+    assert {"numpy", "core", "products", "numpy sgd", "core sgd"} <= set(result.samples)
+    for rows in (suite.speed_rows([result]), suite.adam_rows([result])):
+        assert len(rows) == 1
+        for markdown in (False, True):
+            text = suite.render([f"c{i}" for i in range(len(rows[0]))], rows, markdown)
+            assert text.count("\n") == 2

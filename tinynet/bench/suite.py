@@ -14,6 +14,18 @@ Cases (``--only`` names), each in float64 and float32 unless said otherwise:
 - ``mnist-batch``: 6400 x 784-128-10 in batches of 64 rows, in order, ms per epoch.
 - ``mnist-full``: 10000 x 784-128-10, full batch, ms per epoch; also the GFLOP/s the core
   reaches against one plain numpy GEMM of the algorithm's biggest product.
+- ``digits-adam``, ``mnist-batch-adam``: the digits' and mnist-batch's shapes trained with
+  Adam (PyTorch's update and default hyperparameters, one step per batch) instead of the
+  blog's update; numpy runs the blog's loop with Adam's update. For ``mnist-batch-adam`` the
+  suite also times both contenders with the blog's update (SGD) in the same repeats: the
+  "adam / sgd" table gives Adam's epoch time over SGD's, for the core and for numpy.
+- ``digits-batchnorm``, ``mnist-batch-batchnorm``: the same shapes with the hidden layer
+  batch-normalised (PyTorch's ``BatchNorm1d`` in training mode), trained by the blog's
+  update; numpy runs the blog's loop with batch normalisation.
+
+Until ``tinynet.Network`` takes these options, the core's contender for the Adam and
+batch-normalisation cases is its ``Trainer`` driven as ``Network.fit`` drives it
+(``tinynet.bench._contenders.options_core``). Their GFLOP/s count the matrix products only.
 
 For digits and both MNIST shapes the suite also times an epoch's matrix products alone, made
 with numpy's BLAS as numpy's loop makes them: numpy's time over theirs is the most that any
@@ -68,8 +80,11 @@ from tinynet.bench._contenders import (
     Run,
     blog_xor,
     describe_peers,
+    initial_batch_norm,
+    numpy_contender,
     numpy_loop,
     optional,
+    options_core,
     tinynet_core,
 )
 
@@ -123,6 +138,13 @@ class Case:
         Time whole runs of this many epochs (the XOR); ``None`` times epochs.
     gemm : bool
         Also time one numpy GEMM of the biggest product, for the GFLOP/s table.
+    optimizer : str
+        ``"sgd"`` (the blog's update) or ``"adam"``.
+    batch_norm : bool
+        Batch-normalise the hidden layer.
+    sgd_baseline : bool
+        Also time both contenders with the blog's update on the same problem, for the
+        "adam / sgd" table.
     """
 
     name: str
@@ -133,6 +155,9 @@ class Case:
     check_epochs: int
     run_epochs: int | None = None
     gemm: bool = False
+    optimizer: str = "sgd"
+    batch_norm: bool = False
+    sgd_baseline: bool = False
 
     @property
     def flops_per_epoch(self) -> int:
@@ -165,6 +190,28 @@ CASES = {
         Case("digits", (64, 32, 10), 1797, None, 1e-3, check_epochs=5),
         Case("mnist-batch", (784, 128, 10), 6400, 64, 1e-2, check_epochs=1),
         Case("mnist-full", (784, 128, 10), 10000, None, 1e-4, check_epochs=3, gemm=True),
+        # Adam moves each weight by at most about its learning rate per update.
+        Case("digits-adam", (64, 32, 10), 1797, None, 1e-2, check_epochs=10, optimizer="adam"),
+        Case(
+            "mnist-batch-adam",
+            (784, 128, 10),
+            6400,
+            64,
+            1e-3,
+            check_epochs=2,
+            optimizer="adam",
+            sgd_baseline=True,
+        ),
+        Case("digits-batchnorm", (64, 32, 10), 1797, None, 1e-3, check_epochs=5, batch_norm=True),
+        Case(
+            "mnist-batch-batchnorm",
+            (784, 128, 10),
+            6400,
+            64,
+            1e-2,
+            check_epochs=1,
+            batch_norm=True,
+        ),
     )
 }
 SECTIONS = ("threads", "memory")
@@ -205,21 +252,36 @@ def make_problem(case: Case, dtype: type, seed: int = 0) -> Problem:
         y = np.eye(case.layers[-1], dtype=dtype)[labels]
         net = tinynet.Network(case.layers, seed=seed, dtype=dtype, init="xavier")
     batch_size = case.batch_size or case.n_samples
-    return Problem(X, y, net.weights, dtype(case.learning_rate), batch_size)
+    return Problem(
+        X, y, net.weights, dtype(case.learning_rate), batch_size, case.optimizer, case.batch_norm
+    )
 
 
 def contenders(case: Case, problem: Problem) -> dict[str, Run]:
-    """numpy (the baseline), tinynet's core, and the peers that import, on ``problem``."""
+    """numpy (the baseline), tinynet's core, and the peers that import, on ``problem``.
+
+    The peers run the blog's algorithm only: they join the cases of plain SGD.
+    """
+    if not problem.plain:
+        return {"numpy": numpy_contender(problem), "core": options_core(problem)}
     numpy_run = blog_xor if case.name == "xor" else numpy_loop
     runs = {"numpy": numpy_run(problem), "core": tinynet_core(problem)}
     return runs | {name: factory(problem) for name, factory in PEERS.items()}
+
+
+def sgd_baselines(problem: Problem) -> dict[str, Run]:
+    """numpy and the core with the blog's update on ``problem``'s data and weights, the core
+    through the same contender as the problem's own (for the "adam / sgd" table)."""
+    sgd = replace(problem, optimizer="sgd")
+    return {"numpy sgd": numpy_loop(sgd), "core sgd": options_core(sgd)}
 
 
 def disagreements(problem: Problem, runs: dict[str, Run], epochs: int) -> dict[str, str]:
     """Train each contender ``epochs`` epochs and compare its weights with numpy's.
 
     Returns what went wrong, by contender: a difference beyond ``TOL_EPS`` epsilons of the
-    dtype (times the largest weight, if above 1), or an exception. Under ``"numpy"``: that
+    dtype (times the largest weight, if above 1), or an exception. With batch normalisation
+    the scales, shifts and running statistics are compared too. Under ``"numpy"``: that
     its weights moved too little for the comparison to prove anything.
     """
     expected = runs["numpy"](epochs)
@@ -227,7 +289,8 @@ def disagreements(problem: Problem, runs: dict[str, Run], epochs: int) -> dict[s
     tol = TOL_EPS * float(np.finfo(problem.X.dtype).eps) * scale
     problems = {}
     moved = max(
-        float(np.abs(w - w0).max()) for w, w0 in zip(expected, problem.weights, strict=True)
+        float(np.abs(w - w0).max())
+        for w, w0 in zip(expected, [*problem.weights, *initial_batch_norm(problem)], strict=True)
     )
     if moved < 100 * tol:
         problems["numpy"] = f"weights moved by only {moved:.3g} in {epochs} epochs"
@@ -345,6 +408,18 @@ def speed_case(case: Case, dtype: type, timing: Timing) -> tuple[Result | None, 
         timed["gemm"] = gemm(case, dtype)
     if not case.run_epochs:
         timed["products"] = products_alone(case, dtype)
+    if case.sgd_baseline:
+        baselines = sgd_baselines(problem)
+        sgd_problems = disagreements(
+            problem,
+            {"numpy": baselines["numpy sgd"], "core": baselines["core sgd"]},
+            case.check_epochs,
+        )
+        report_errors(f"{case.name} {dtype_name} (sgd)", sgd_problems)
+        if sgd_problems:
+            problems |= {f"{name} sgd": message for name, message in sgd_problems.items()}
+        else:
+            timed |= baselines
     return Result(case, dtype_name, measure(timed, timing)), not problems
 
 
@@ -502,6 +577,20 @@ def products_rows(results: list[Result]) -> list[list[str]]:
     return rows
 
 
+def adam_rows(results: list[Result]) -> list[list[str]]:
+    """Adam's epoch time over SGD's, core and numpy, for cases that timed SGD beside Adam."""
+    rows = []
+    for r in results:
+        if "core sgd" not in r.samples:
+            continue
+        row = [r.case.name, r.dtype]
+        for name in ("core", "numpy"):
+            sgd, adam = r.median(f"{name} sgd"), r.median(name)
+            row += [sig3(sgd * 1e3), sig3(adam * 1e3), f"{adam / sgd:.2f}"]
+        rows.append(row)
+    return rows
+
+
 def gflops_rows(results: list[Result]) -> list[list[str]]:
     """GFLOP/s of the core and the numpy loop against one GEMM, for cases that timed one."""
     rows = []
@@ -553,7 +642,7 @@ def plot(results: list[Result], path: str) -> None:
     except ImportError:
         print("plot skipped: matplotlib is not installed (pip install matplotlib)")
         return
-    markers = dict(zip(CASES, "osD^", strict=True))
+    markers = dict(zip(CASES, "osD^vPX*", strict=True))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in results:
         color = "C0" if r.dtype == "float64" else "C1"
@@ -669,6 +758,12 @@ def run_suite(args: argparse.Namespace) -> bool:
         header = ["case", "dtype", "ms per", "numpy ms", "core ms", "core GFLOP/s"]
         header += ["core vs numpy", "torch vs numpy", "numba vs numpy"]
         tables.append(("Speed", header, speed_rows(results), 3))
+    rows = adam_rows(results)
+    if rows:
+        header = ["case", "dtype", "core sgd ms", "core adam ms", "core adam / sgd"]
+        header += ["numpy sgd ms", "numpy adam ms", "numpy adam / sgd"]
+        title = "Adam's epoch against SGD's (the blog's update), same data, same repeats"
+        tables.append((title, header, rows, 2))
     rows = gflops_rows(results)
     if rows:
         header = ["case", "dtype", "core GFLOP/s", "numpy loop GFLOP/s", "GEMM"]
