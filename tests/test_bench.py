@@ -3,7 +3,6 @@ lines; speed itself is measured there, never asserted here."""
 
 from __future__ import annotations
 
-import inspect
 import os
 import subprocess
 import sys
@@ -160,20 +159,6 @@ def test_the_adam_and_batch_norm_contenders_agree_with_the_core(name, dtype):
     assert len(trained) == (6 if case.batch_norm else 2)
     blog = _contenders.numpy_loop(problem)(case.check_epochs)
     assert not np.allclose(trained[0], blog[0]), "not the blog's update"
-
-
-@pytest.mark.skipif(
-    "optimizer" not in inspect.signature(tinynet.Network.fit).parameters,
-    reason="Network.fit does not take an optimizer yet (issue 15's API)",
-)
-@pytest.mark.parametrize("name", OPTION_CASES)
-def test_network_fit_trains_as_the_trainer_the_suite_drives(name):
-    """Once the API is there, ``tinynet_core`` (Network.fit) can replace ``trainer_core`` as
-    the core's contender (``_contenders.options_core``)."""
-    case = OPTION_CASES[name]
-    problem = suite.make_problem(case, np.float64)
-    runs = {"numpy": _contenders.trainer_core(problem), "core": _contenders.tinynet_core(problem)}
-    assert suite.disagreements(problem, runs, case.check_epochs) == {}
 
 
 def test_the_new_rows_are_cases_of_the_suite_and_selectable():

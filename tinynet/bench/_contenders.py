@@ -17,8 +17,7 @@ variances of the hidden layer (:func:`initial_batch_norm`):
 
 - :func:`adam_numpy_loop`, :func:`batch_norm_numpy_loop`: the baselines, the blog's loop with
   Adam's update, or with batch normalisation, in plain numpy.
-- :func:`trainer_core`: the compiled core's ``Trainer`` driven as ``Network.fit`` drives it;
-  :data:`options_core` is the core's contender for these problems.
+- :func:`tinynet_core` again (:data:`options_core`), with ``batch_norm`` and ``optimizer``.
 - :func:`torch_loop`, :func:`numba_loop`: optional peers, in :data:`PEERS` only when their
   library imports.
 """
@@ -35,8 +34,6 @@ import numpy as np
 
 import tinynet
 from tinynet._blog import eleven_lines
-from tinynet._layout import n_params, split, split_batch_norm, split_statistics
-from tinynet._settings import Architecture, Training
 
 
 def optional(name: str) -> ModuleType | None:
@@ -349,55 +346,8 @@ def tinynet_core(problem: Problem) -> Run:
     return run
 
 
-def trainer_core(problem: Problem) -> Run:
-    """The compiled core's ``tinynet._core.Trainer``, made and run as ``Network.fit`` makes
-    and runs it (:func:`tinynet._fitting.run`): the network's parameter vector copied, a
-    fresh training state, all epochs in one call, no shuffling; the optimizer's and batch
-    normalisation's hyperparameters are tinynet's defaults.
-    """
-    from tinynet import _core
-
-    layers = problem.layers
-    architecture = Architecture(
-        layer_sizes=np.array(layers, dtype=np.intp),
-        batch_norm=problem.batch_norm,
-        batch_norm_momentum=BATCH_NORM["momentum"],
-        batch_norm_epsilon=BATCH_NORM["epsilon"],
-    )
-    training = Training(
-        learning_rate=float(problem.learning_rate),
-        batch_size=problem.batch_size,
-        optimizer=problem.optimizer,
-        **ADAM,
-    )
-    params = np.zeros(n_params(layers, False, problem.batch_norm), dtype=problem.X.dtype)
-    for block, weights in zip(split(params, layers, False)[0], problem.weights, strict=True):
-        block[...] = weights
-    if problem.batch_norm:
-        for scale, _ in split_batch_norm(params, layers):
-            scale[...] = 1
-
-    def run(epochs: int) -> list[np.ndarray]:
-        trained = params.copy()
-        trainer = _core.Trainer(problem.X, problem.y, trained, architecture, training)
-        history = np.full((epochs, 4), np.nan)
-        if trainer.run(epochs, history) < epochs:
-            raise FloatingPointError(f"training diverged in epoch {trainer.epoch + 1}")
-        state = []
-        if problem.batch_norm:
-            statistics = split_statistics(trainer.state.statistics, layers)
-            for (scale, shift), (mean, var) in zip(
-                split_batch_norm(trained, layers), statistics, strict=True
-            ):
-                state += [scale.copy(), shift.copy(), mean.copy(), var.copy()]
-        return [*(w.copy() for w in split(trained, layers, False)[0]), *state]
-
-    return run
-
-
-# The core's contender for problems with Adam or batch normalisation. Once tinynet.Network
-# takes batch_norm and fit takes optimizer (issue 15's API), this becomes tinynet_core.
-options_core: Callable[[Problem], Run] = trainer_core
+# The core's contender for problems with Adam or batch normalisation.
+options_core: Callable[[Problem], Run] = tinynet_core
 
 
 def torch_loop(problem: Problem) -> Run:

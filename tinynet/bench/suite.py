@@ -23,9 +23,9 @@ Cases (``--only`` names), each in float64 and float32 unless said otherwise:
   batch-normalised (PyTorch's ``BatchNorm1d`` in training mode), trained by the blog's
   update; numpy runs the blog's loop with batch normalisation.
 
-Until ``tinynet.Network`` takes these options, the core's contender for the Adam and
-batch-normalisation cases is its ``Trainer`` driven as ``Network.fit`` drives it
-(``tinynet.bench._contenders.options_core``). Their GFLOP/s count the matrix products only.
+The core's contender for the Adam and batch-normalisation cases is ``Network.fit`` with
+those options (``tinynet.bench._contenders.options_core``). Their GFLOP/s count the matrix
+products only.
 
 For digits and both MNIST shapes the suite also times an epoch's matrix products alone, made
 with numpy's BLAS as numpy's loop makes them: numpy's time over theirs is the most that any
