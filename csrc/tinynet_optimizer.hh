@@ -43,15 +43,17 @@ struct Sgd {
 //   w *= 1 - learning_rate * weight_decay                       (AdamW, weights only)
 //   m += (1 - beta_1) (g - m);   v = beta_2 v + (1 - beta_2) g^2
 //   w -= learning_rate / (1 - beta_1^t) * m / (sqrt(v) / sqrt(1 - beta_2^t) + epsilon)
-// The per-update factors are set by start(t) before the update's steps.
+// The per-update factors are set by start(t) before the update's steps. The division by
+// sqrt(1 - beta_2^t) is a multiplication by its inverse (one division per parameter instead
+// of two: the loop is bound by the divider), which differs from PyTorch's by rounding.
 template <typename T>
 struct Adam {
     T learning_rate, beta_1, beta_2, epsilon, l2, weight_decay;
-    T step_size, correction_2;  // learning_rate / (1 - beta_1^t), sqrt(1 - beta_2^t)
+    T step_size, inverse_correction_2;  // learning_rate / (1 - beta_1^t), 1 / sqrt(1 - beta_2^t)
 
     void start(long long t) {
         step_size = T(double(learning_rate) / (1.0 - std::pow(double(beta_1), double(t))));
-        correction_2 = T(std::sqrt(1.0 - std::pow(double(beta_2), double(t))));
+        inverse_correction_2 = T(1.0 / std::sqrt(1.0 - std::pow(double(beta_2), double(t))));
     }
 
     TINYNET_ALWAYS_INLINE T next(T w, T step, T& m, T& v, bool decay) const {
@@ -60,7 +62,7 @@ struct Adam {
         if (decay && weight_decay != T(0)) w *= T(1) - learning_rate * weight_decay;
         m += (T(1) - beta_1) * (g - m);
         v = beta_2 * v + (T(1) - beta_2) * g * g;
-        const T denominator = std::sqrt(v) / correction_2 + epsilon;
+        const T denominator = std::sqrt(v) * inverse_correction_2 + epsilon;
         return w - step_size * (m / denominator);
     }
 };
@@ -110,9 +112,9 @@ struct Optimizer {
 // syn[i] = the next value of each of `size` parameters in place, by the optimizer's rule,
 // with a[i] and b[i] its state (read only where the rule keeps state).
 template <typename T>
-inline void take_steps(const Optimizer<T>& o, T* TINYNET_RESTRICT syn, T* TINYNET_RESTRICT a,
-                       T* TINYNET_RESTRICT b, const T* TINYNET_RESTRICT step, idx_t size,
-                       bool decay) {
+TINYNET_ALWAYS_INLINE void steps_loop(const Optimizer<T>& o, T* TINYNET_RESTRICT syn,
+                                      T* TINYNET_RESTRICT a, T* TINYNET_RESTRICT b,
+                                      const T* TINYNET_RESTRICT step, idx_t size, bool decay) {
     switch (o.kind) {
         case kAdam:
         case kAdamW:
@@ -131,6 +133,36 @@ inline void take_steps(const Optimizer<T>& o, T* TINYNET_RESTRICT syn, T* TINYNE
         return;
     }
     for (idx_t i = 0; i < size; ++i) syn[i] = o.sgd.next(syn[i], step[i], a[i], decay);
+}
+
+// steps_loop compiled for each instruction set (the square roots and divisions of Adam and
+// RMSprop vectorise across the widest registers); take_steps runs the fit's.
+#define TINYNET_STEP_KERNELS(NAME, TARGET)                                                   \
+    struct NAME {                                                                            \
+        template <typename T>                                                                \
+        TARGET static void run(const Optimizer<T>& o, T* syn, T* a, T* b, const T* step,     \
+                               idx_t size, bool decay) {                                     \
+            steps_loop(o, syn, a, b, step, size, decay);                                     \
+        }                                                                                    \
+    };
+
+TINYNET_STEP_KERNELS(StepsBaseline, )
+#if TINYNET_X86_DISPATCH
+TINYNET_STEP_KERNELS(StepsX86V3, TINYNET_TARGET_V3)
+TINYNET_STEP_KERNELS(StepsX86V4, TINYNET_TARGET_V4)
+#endif
+#undef TINYNET_STEP_KERNELS
+
+// steps_loop in instruction set `isa` (the fit's Machine's).
+template <typename T>
+inline void take_steps(Isa isa, const Optimizer<T>& o, T* syn, T* a, T* b, const T* step,
+                       idx_t size, bool decay) {
+#if TINYNET_X86_DISPATCH
+    if (isa == kX86V4) return StepsX86V4::run(o, syn, a, b, step, size, decay);
+    if (isa == kX86V3) return StepsX86V3::run(o, syn, a, b, step, size, decay);
+#endif
+    (void)isa;
+    StepsBaseline::run(o, syn, a, b, step, size, decay);
 }
 
 }  // namespace tinynet

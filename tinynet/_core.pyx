@@ -295,7 +295,8 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
                 at = net.norms[i]
                 normalise_batch_back(deltas[i], <const floating*>norms.xhats[i], params + at,
                                      <const floating*>norms.inv_stds[i], step, step + k, n, k)
-                take_steps(opt[0], params + at, slot_a + at, slot_b + at, step, 2 * k, False)
+                take_steps(m.isa, opt[0], params + at, slot_a + at, slot_b + at, step, 2 * k,
+                           False)
             l_prev = layers[i]
         else:
             l_prev = l0
@@ -306,11 +307,11 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
             continue
         at = net.offsets[i]
         transpose_dot(m[0], l_prev, deltas[i + 1], step, n, k, j)
-        take_steps(opt[0], syn, slot_a + at, slot_b + at, step, k * j, True)
+        take_steps(m.isa, opt[0], syn, slot_a + at, slot_b + at, step, k * j, True)
         if bias:
             column_sums(deltas[i + 1], step, n, j)
-            take_steps(opt[0], syn + k * j, slot_a + at + k * j, slot_b + at + k * j, step, j,
-                       False)
+            take_steps(m.isa, opt[0], syn + k * j, slot_a + at + k * j, slot_b + at + k * j,
+                       step, j, False)
 
 
 cdef inline double gradient_pass(const Machine* m, const Net* net, const floating* l0,

@@ -136,7 +136,7 @@ cdef extern from "tinynet_optimizer.hh" namespace "tinynet" nogil:
         void set_learning_rate(T rate) noexcept
         void start(long long t) noexcept
 
-    void take_steps[T](const Optimizer[T]& o, T* syn, T* a, T* b, const T* step,
+    void take_steps[T](Isa isa, const Optimizer[T]& o, T* syn, T* a, T* b, const T* step,
                        Py_ssize_t size, bint decay) noexcept
 
 
