@@ -1,7 +1,9 @@
-"""The numpy reference against PyTorch: the same network, trained the same way, in float64.
+"""Both backends against PyTorch: the same network, trained the same way, in float64.
 
 The reference (``tinynet.reference``) is the definition the compiled core is held to; this
-module holds the reference itself to an independent implementation of issue 15's formulas:
+module holds the reference itself, and the compiled core (``tinynet._core``) directly too
+(every comparison runs once per backend, through the ``backend`` fixture, at the same
+tolerances), to an independent implementation of issue 15's formulas:
 ``torch.optim.SGD``, ``Adam``, ``AdamW`` and ``RMSprop`` on the gradient that autograd takes
 of tinynet's loss, and ``nn.BatchNorm1d`` in training mode.
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
-from tinynet import reference
+from tinynet import _core, reference
 from tinynet._layout import (
     n_params,
     split,
@@ -45,6 +47,9 @@ nn = torch.nn
 torch.set_num_threads(1)
 
 RTOL = 1e-10
+# The backends' modules, by the names of the ``backend`` fixture (conftest.py): the same
+# Trainer, loss_and_gradient and forward in each.
+BACKENDS = {"cython": _core, "numpy": reference}
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 OUTPUTS = ("sigmoid", "linear", "softmax")
 
@@ -281,10 +286,11 @@ def train_torch(problem: Problem, epochs: int, rates=None) -> tuple[TorchNet, ob
     return net, optimizer
 
 
-def train_reference(problem: Problem, epochs: int, rates=None) -> reference.Trainer:
+def train_backend(problem: Problem, epochs: int, rates=None, backend: str = "numpy"):
+    """The problem trained by ``backend``'s Trainer (the reference by default)."""
     params = problem.params.copy()
     state = fresh_state(len(params), params.dtype, problem.statistics)
-    trainer = reference.Trainer(
+    trainer = BACKENDS[backend].Trainer(
         problem.X,
         problem.y,
         params,
@@ -328,8 +334,8 @@ def noise_driven(problem: Problem) -> np.ndarray:
     return mask
 
 
-def assert_same_training(problem: Problem, epochs: int, rates=None) -> None:
-    trainer = train_reference(problem, epochs, rates)
+def assert_same_training(problem: Problem, epochs: int, rates=None, backend="numpy") -> None:
+    trainer = train_backend(problem, epochs, rates, backend)
     net, optimizer = train_torch(problem, epochs, rates)
     # the training moved the parameters well beyond the tolerance (not every one: a bias
     # feeding a batch-normalised layer has no gradient, and a relu unit may be dead)
@@ -393,7 +399,7 @@ COMBINATIONS = [
         "-".join([a, o, "bias" * b or "nobias", "bn" * n or "nobn"]) for a, o, b, n in COMBINATIONS
     ],
 )
-def test_training_matches_torch(optimizer, activation, output, bias, batch_norm):
+def test_training_matches_torch(backend, optimizer, activation, output, bias, batch_norm):
     """Three epochs of mini-batches (16 rows in batches of 5: with batch normalisation the
     last, one-row batch joins the one before it); one or two hidden layers, sample weights
     and l2 by turns."""
@@ -411,12 +417,12 @@ def test_training_matches_torch(optimizer, activation, output, bias, batch_norm)
         l2=0.01 if seed % 4 < 2 else 0.0,
         **OPTIMIZERS[optimizer],
     )
-    assert_same_training(problem, epochs=3)
+    assert_same_training(problem, epochs=3, backend=backend)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "rmsprop", "rmsprop-momentum"])
 @pytest.mark.parametrize("batch_norm", [False, True])
-def test_rates_per_epoch_match_torch(optimizer, batch_norm):
+def test_rates_per_epoch_match_torch(backend, optimizer, batch_norm):
     """``run``'s rates: torch's learning rate set before each epoch. (SGD with momentum is
     left out: its velocity holds the rate, see the module's docstring.)"""
     problem = make_problem(
@@ -431,14 +437,15 @@ def test_rates_per_epoch_match_torch(optimizer, batch_norm):
         **OPTIMIZERS[optimizer],
     )
     rates = np.array([1.0, 0.3, 0.05, 0.6]) * problem.training.learning_rate
-    assert_same_training(problem, epochs=4, rates=rates)
+    assert_same_training(problem, epochs=4, rates=rates, backend=backend)
     # the rates matter: the constant rate ends elsewhere
-    other = train_reference(problem, 4)
-    assert not np.allclose(other.params, train_reference(problem, 4, rates).params, rtol=1e-6)
+    other = train_backend(problem, 4, backend=backend)
+    scheduled = train_backend(problem, 4, rates, backend)
+    assert not np.allclose(other.params, scheduled.params, rtol=1e-6)
 
 
 @pytest.mark.parametrize("n", [16, 15])
-def test_full_batch_and_batch_norm_edges(n):
+def test_full_batch_and_batch_norm_edges(backend, n):
     """A full batch (one update per epoch), and batches of 5 that leave a last batch of 1
     (n=16) without batch normalisation: no merge then."""
     for batch_norm, batch_size in [(True, n), (False, 5), (True, 7)]:
@@ -454,7 +461,7 @@ def test_full_batch_and_batch_norm_edges(n):
             weighted=True,
             **OPTIMIZERS["adam"],
         )
-        assert_same_training(problem, epochs=3)
+        assert_same_training(problem, epochs=3, backend=backend)
 
 
 @pytest.mark.parametrize(
@@ -464,7 +471,7 @@ def test_full_batch_and_batch_norm_edges(n):
         "-".join([a, o, "bias" * b or "nobias", "bn" * n or "nobn"]) for a, o, b, n in COMBINATIONS
     ],
 )
-def test_loss_and_gradient_match_autograd(activation, output, bias, batch_norm):
+def test_loss_and_gradient_match_autograd(backend, activation, output, bias, batch_norm):
     """The full batch's loss and gradient against autograd's, with sample weights and l2
     by turns; the running statistics untouched."""
     seed = 1000 + COMBINATIONS.index((activation, output, bias, batch_norm))
@@ -482,7 +489,7 @@ def test_loss_and_gradient_match_autograd(activation, output, bias, batch_norm):
     statistics = problem.statistics.copy()
     params = problem.params.copy()
     gradient = np.full_like(params, np.nan)
-    loss = reference.loss_and_gradient(
+    loss = BACKENDS[backend].loss_and_gradient(
         problem.X,
         problem.y,
         params,
@@ -509,12 +516,12 @@ def test_loss_and_gradient_match_autograd(activation, output, bias, batch_norm):
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("output", OUTPUTS)
-def test_forward_with_running_statistics_matches_eval(activation, output):
+def test_forward_with_running_statistics_matches_eval(backend, activation, output):
     """``forward`` with the statistics after training: torch's ``eval()`` mode."""
     problem = make_problem(
         3, activation, output, True, True, hidden=2, weighted=True, **OPTIMIZERS["sgd-momentum"]
     )
-    trainer = train_reference(problem, 2)
+    trainer = train_backend(problem, 2, backend=backend)
     net, _ = train_torch(problem, 2)
     net.eval()
     with torch.no_grad():
@@ -523,21 +530,23 @@ def test_forward_with_running_statistics_matches_eval(activation, output):
             output, lambda v: torch.softmax(v, dim=1)
         )(z).numpy()
     out = np.empty_like(problem.y)
-    reference.forward(
+    BACKENDS[backend].forward(
         problem.X, trainer.params, problem.architecture, out, trainer.state.statistics
     )
     assert_close(out, desired, "forward")
     # not the batch's statistics: the fresh ones give another output
     fresh = np.empty_like(out)
-    reference.forward(problem.X, trainer.params, problem.architecture, fresh, problem.statistics)
+    BACKENDS[backend].forward(
+        problem.X, trainer.params, problem.architecture, fresh, problem.statistics
+    )
     assert not np.allclose(fresh, out, rtol=1e-6)
 
 
-def test_problem_copies_are_independent():
+def test_problem_copies_are_independent(backend):
     """The helpers themselves: a problem's arrays are not trained in place."""
     problem = make_problem(0, "relu", "sigmoid", True, True, hidden=1, **OPTIMIZERS["adam"])
     before = replace(problem, params=problem.params.copy(), statistics=problem.statistics.copy())
-    train_reference(problem, 1)
+    train_backend(problem, 1, backend=backend)
     train_torch(problem, 1)
     assert np.array_equal(before.params, problem.params)
     assert np.array_equal(before.statistics, problem.statistics)
