@@ -187,8 +187,8 @@ def run(
         # Also when interrupted: the weights of the completed epochs (unless committed
         # already), and a history of its own, no longer a view of the record.
         kept = weights.copy() if committed != trainer.epoch else None
-        history = columns(record[: trainer.epoch], measures, copy=True)
-        commit(kept, state_of(trainer), history, final=True, epochs=trainer.epoch)
+        final_history = columns(record[: trainer.epoch], measures, copy=True)
+        commit(kept, state_of(trainer), final_history, final=True, epochs=trainer.epoch)
         reporter.close()
     if diverged:
         raise FloatingPointError(

@@ -17,12 +17,12 @@ full batch's statistics at the kept weights (its mean, and its unbiased variance
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.optimize
+import scipy.optimize  # type: ignore[import-untyped]
 
 from tinynet._fitting import Callback, Commit, columns, grown
 from tinynet._layout import split, split_batch_norm, split_statistics
@@ -43,7 +43,7 @@ def batch_statistics(X: np.ndarray, params: np.ndarray, architecture: Architectu
     from tinynet.reference import HIDDEN  # the reference's activations, for the layers
 
     layer_sizes, bias = architecture.layer_sizes, architecture.bias
-    activate = HIDDEN[architecture.activation][0]
+    activate: Callable[[np.ndarray], np.ndarray] = HIDDEN[architecture.activation][0]
     weights, biases = split(params, layer_sizes, bias)
     statistics = np.zeros(2 * sum(int(size) for size in layer_sizes[1:-1]), dtype=params.dtype)
     layer = X

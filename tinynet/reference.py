@@ -20,6 +20,7 @@ over the batch with respect to a layer's inputs; plain SGD then takes
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -63,7 +64,14 @@ def softmax(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e / total, shifted - np.log(total)
 
 
-HIDDEN = {"sigmoid": (sigmoid, sigmoid_d), "tanh": (np.tanh, tanh_d), "relu": (relu, relu_d)}
+# Each hidden activation and its slope (from its output).
+HIDDEN: dict[
+    str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
+] = {
+    "sigmoid": (sigmoid, sigmoid_d),
+    "tanh": (np.tanh, tanh_d),
+    "relu": (relu, relu_d),
+}
 
 # A hidden layer's batch normalisation: its (scale, shift), and its running (mean, variance),
 # views of the parameter vector and of the statistics vector.

@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -271,7 +272,7 @@ def batch_norm_numpy_loop(problem: Problem) -> Run:
 
     def run(epochs: int) -> list[np.ndarray]:
         syn0, syn1 = (w.copy() for w in problem.weights)
-        state = initial_batch_norm(problem)
+        state: list[Any] = initial_batch_norm(problem)
         with np.errstate(over="ignore"):
             batch_norm_loop(
                 problem.X,
@@ -315,14 +316,16 @@ def tinynet_core(problem: Problem) -> Run:
     Ready for problems with Adam or batch normalisation too, through the options the
     network and ``fit`` take for them (issue 15's API); it passes none for the blog's.
     """
-    network_options = {"batch_norm": True} if problem.batch_norm else {}
-    fit_options = {"optimizer": problem.optimizer} if problem.optimizer != "sgd" else {}
+    network_options: dict[str, Any] = {"batch_norm": True} if problem.batch_norm else {}
+    fit_options: dict[str, Any] = (
+        {"optimizer": problem.optimizer} if problem.optimizer != "sgd" else {}
+    )
     net = tinynet.Network(
         problem.layers, dtype=problem.X.dtype.type, backend="cython", **network_options
     )
     keys = ("scale", "shift", "running_mean", "running_var")
     start = initial_batch_norm(problem)
-    start_layers = [
+    start_layers: list[dict[str, Any]] = [
         dict(zip(keys, start[i : i + 4], strict=True)) for i in range(0, len(start), 4)
     ]
 
