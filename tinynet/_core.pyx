@@ -902,28 +902,51 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
     return completed
 
 
+cdef class Described:
+    """A network as one call outside a fit sees it (a prediction, a gradient): the machine of
+    its plan, and its Net record with the sizes and offsets it points into, kept alive here."""
+
+    cdef const Py_ssize_t[::1] sizes
+    cdef const Py_ssize_t[::1] offsets
+    cdef const Py_ssize_t[::1] norm_offsets
+    cdef Net net
+    cdef Machine machine
+    cdef Py_ssize_t n_params
+
+
+cdef Described described(architecture):
+    """``architecture`` planned (tinynet._plan.forward_plan), checked and described."""
+    from tinynet._plan import forward_plan
+
+    plan = forward_plan(architecture)
+    cdef Described d = Described.__new__(Described)
+    d.machine = machine_for(plan.machine)
+    d.sizes = np.ascontiguousarray(architecture.layer_sizes, dtype=np.intp)
+    d.offsets = checked_offsets(d.sizes, plan.offsets, architecture.bias)
+    cdef Py_ssize_t L = d.sizes.shape[0] - 1
+    d.norm_offsets = checked_norm_offsets(d.sizes, plan.norm_offsets, d.offsets[L],
+                                          architecture.bias)
+    d.net = describe(architecture, d.sizes, d.offsets, d.norm_offsets)
+    d.n_params = d.norm_offsets[L] if d.net.batch_norm else d.offsets[L]
+    return d
+
+
 def forward(const floating[:, ::1] X, const floating[::1] params, architecture,
             floating[:, ::1] out, statistics=None):
     """Write the network's output for the rows of ``X`` into ``out`` (batch normalisation
     with the running ``statistics``)."""
-    from tinynet._plan import forward_plan
-
-    plan = forward_plan(architecture)
-    cdef Machine m = machine_for(plan.machine)
-    cdef const Py_ssize_t[::1] sizes = np.ascontiguousarray(
-        architecture.layer_sizes, dtype=np.intp)
-    cdef const Py_ssize_t[::1] offsets = checked_offsets(sizes, plan.offsets, architecture.bias)
+    cdef Described d = described(architecture)
+    cdef Machine m = d.machine
+    cdef Net net = d.net
+    cdef const Py_ssize_t[::1] sizes = d.sizes
     cdef Py_ssize_t n = X.shape[0], L = sizes.shape[0] - 1
-    cdef const Py_ssize_t[::1] norm_offsets = checked_norm_offsets(
-        sizes, plan.norm_offsets, offsets[L], architecture.bias)
-    cdef Net net = describe(architecture, sizes, offsets, norm_offsets)
     if n < 1 or X.shape[1] != sizes[0]:
         raise ValueError("X does not match the layer sizes")
     if out.shape[0] != n or out.shape[1] != sizes[L]:
         raise ValueError("out does not match X and the layer sizes")
     cdef floating[::1] running = checked_statistics(
         net, statistics, np.float64 if floating is double else np.float32)
-    if params.shape[0] != (norm_offsets[L] if net.batch_norm else offsets[L]):
+    if params.shape[0] != d.n_params:
         raise ValueError("params does not match the layer sizes")
     cdef Norms evaluation
     evaluation.xhats = evaluation.means = evaluation.variances = evaluation.inv_stds = NULL
@@ -962,21 +985,14 @@ def loss_and_gradient(const floating[:, ::1] X, const floating[:, ::1] y,
     times the sum of the squared weights, and return that loss: one forward and backward
     pass on the full batch, with batch normalisation in training mode (the running
     ``statistics`` are not read or moved) and no dropout."""
-    from tinynet._plan import forward_plan
-
-    plan = forward_plan(architecture)
-    cdef Machine m = machine_for(plan.machine)
-    cdef const Py_ssize_t[::1] sizes = np.ascontiguousarray(
-        architecture.layer_sizes, dtype=np.intp)
-    cdef const Py_ssize_t[::1] offsets = checked_offsets(sizes, plan.offsets, architecture.bias)
+    cdef Described d = described(architecture)
+    cdef Machine m = d.machine
+    cdef Net net = d.net
+    cdef const Py_ssize_t[::1] sizes = d.sizes
     cdef Py_ssize_t n = X.shape[0], L = sizes.shape[0] - 1
-    cdef const Py_ssize_t[::1] norm_offsets = checked_norm_offsets(
-        sizes, plan.norm_offsets, offsets[L], architecture.bias)
-    cdef Net net = describe(architecture, sizes, offsets, norm_offsets)
     if n < 1 or X.shape[1] != sizes[0] or y.shape[0] != n or y.shape[1] != sizes[L]:
         raise ValueError("X and y do not match the layer sizes")
-    cdef Py_ssize_t size = norm_offsets[L] if net.batch_norm else offsets[L]
-    if params.shape[0] != size or gradient.shape[0] != size:
+    if params.shape[0] != d.n_params or gradient.shape[0] != d.n_params:
         raise ValueError("params and gradient must match the layer sizes")
     cdef const floating[::1] weights
     cdef bint weighted = sample_weight is not None
