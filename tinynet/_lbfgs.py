@@ -22,7 +22,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.optimize  # type: ignore[import-untyped]
 
 from tinynet._fitting import Callback, Commit, columns, grown
 from tinynet._layout import split, split_batch_norm, split_statistics
@@ -119,6 +118,9 @@ def run(
     Exceptions from the callbacks and ``KeyboardInterrupt``; the network keeps the weights
     of the last completed iteration.
     """
+    # Imported here: scipy.optimize takes longer to import than the rest of tinynet.
+    import scipy.optimize  # type: ignore[import-untyped]
+
     dtype = params.dtype
     point = params.copy()  # where the backend evaluates
     gradient = np.empty_like(params)
@@ -150,7 +152,7 @@ def run(
                 variance *= len(X) / (len(X) - 1)
         return found
 
-    def iteration(intermediate_result: scipy.optimize.OptimizeResult) -> None:
+    def iteration(intermediate_result: Any) -> None:
         nonlocal record, done, committed
         x, fun = intermediate_result.x, float(intermediate_result.fun)
         point[...] = x
