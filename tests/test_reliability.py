@@ -8,6 +8,7 @@ test_junk_input.py.
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import os
 import pickle
@@ -17,6 +18,8 @@ import sys
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -96,16 +99,29 @@ def test_no_warning_from_any_activation_at_any_input(backend, dtype, activation,
 # --- Ctrl-C -------------------------------------------------------------------------------
 
 
-def interrupt_after(seconds: float) -> list[float]:
-    """Send this process SIGINT after ``seconds``; the list receives the time it was sent."""
+@contextmanager
+def interrupted_after(seconds: float) -> Iterator[list[float]]:
+    """Send this process SIGINT after ``seconds``; the list yielded receives the time it was
+    sent.
+
+    Python raises a signal handler's exception in whatever Python code runs next, and one
+    raised in a weak reference's callback is only printed ("Exception ignored"): the garbage
+    collector, which runs such callbacks when it frees earlier tests' objects, is emptied
+    first and paused for the block, so that the KeyboardInterrupt reaches the fit.
+    """
     sent: list[float] = []
 
     def send() -> None:
         sent.append(time.perf_counter())
         os.kill(os.getpid(), signal.SIGINT)
 
-    threading.Timer(seconds, send).start()
-    return sent
+    gc.collect()
+    gc.disable()
+    try:
+        threading.Timer(seconds, send).start()
+        yield sent
+    finally:
+        gc.enable()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is delivered differently")
@@ -113,8 +129,7 @@ def interrupt_after(seconds: float) -> list[float]:
 def test_ctrl_c_stops_at_the_last_completed_epoch(backend, batch_size):
     net = network(backend)
     fit = {**FIT, "batch_size": batch_size}
-    sent = interrupt_after(0.3)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_after(0.3) as sent, pytest.raises(KeyboardInterrupt):
         net.fit(X, Y, epochs=1_000_000, **fit)
     latency = time.perf_counter() - sent[0]
     assert latency < 1.0, f"KeyboardInterrupt came {latency:.3f} s after SIGINT"
@@ -138,8 +153,7 @@ def test_ctrl_c_within_an_epoch_rolls_it_back(backend):
     targets = data.random((200_000, 4), dtype=np.float32)
     net = tinynet.Network([32, 256, 4], dtype=np.float32, backend=backend, seed=0)
     before = net.__getstate__()
-    sent = interrupt_after(0.2)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_after(0.2) as sent, pytest.raises(KeyboardInterrupt):
         net.fit(inputs, targets, epochs=3, batch_size=1, learning_rate=0.01)
     latency = time.perf_counter() - sent[0]
     assert latency < 1.0, f"KeyboardInterrupt came {latency:.3f} s after SIGINT"
