@@ -1,4 +1,4 @@
-"""The compiled core against the numpy reference on issue 15's options: the optimizers
+"""The compiled core against the numpy reference on the training options: the optimizers
 (SGD with and without momentum or Nesterov, Adam, AdamW, RMSprop with and without momentum,
 L-BFGS), batch normalisation, sample weights, schedules, ``loss_and_gradient`` and resume.
 

@@ -132,7 +132,7 @@ def test_crossover_times_the_general_loop_with_and_without_blas(monkeypatch):
     ]
 
 
-# The Adam and batch-normalisation rows (issue 15): tiny problems, a few epochs.
+# The Adam and batch-normalisation rows: tiny problems, a few epochs.
 OPTION_CASES = {
     "adam, batches of 3": suite.Case("t", (5, 4, 3), 10, 3, 0.05, 5, optimizer="adam"),
     "adam, full batch": suite.Case("t", (5, 4, 3), 10, None, 0.05, 5, optimizer="adam"),

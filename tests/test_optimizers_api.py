@@ -1,8 +1,8 @@
-"""The Python layer of issue 15: optimizers, sample weights, batch normalisation's options and
+"""The Python layer of the optimizers, sample weights, batch normalisation's options and
 state, ``loss_and_gradient``, ``ReduceLROnPlateau`` and the L-BFGS fit.
 
 Bad input is refused before any backend runs, naming the argument, the network unchanged.
-The tests of training behaviour run through both backends and need their issue 15 support.
+The tests of training behaviour run through both backends.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The reference (``tinynet.reference``) is the definition the compiled core is held to; this
 module holds the reference itself, and the compiled core (``tinynet._core``) directly too
 (every comparison runs once per backend, through the ``backend`` fixture, at the same
-tolerances), to an independent implementation of issue 15's formulas:
+tolerances), to an independent implementation of the same formulas:
 ``torch.optim.SGD``, ``Adam``, ``AdamW`` and ``RMSprop`` on the gradient that autograd takes
 of tinynet's loss, and ``nn.BatchNorm1d`` in training mode.
 

@@ -314,7 +314,7 @@ def tinynet_core(problem: Problem) -> Run:
     """``tinynet.Network.fit`` with the compiled core (``backend="cython"``), no shuffling.
 
     Ready for problems with Adam or batch normalisation too, through the options the
-    network and ``fit`` take for them (issue 15's API); it passes none for the blog's.
+    network and ``fit`` take for them; it passes none for the blog's.
     """
     network_options: dict[str, Any] = {"batch_norm": True} if problem.batch_norm else {}
     fit_options: dict[str, Any] = (
