@@ -295,8 +295,8 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
                 at = net.norms[i]
                 normalise_batch_back(deltas[i], <const floating*>norms.xhats[i], params + at,
                                      <const floating*>norms.inv_stds[i], step, step + k, n, k)
-                take_steps(m.isa, opt[0], params + at, slot_a + at, slot_b + at, step, 2 * k,
-                           False)
+                take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), step,
+                           2 * k, False)
             l_prev = layers[i]
         else:
             l_prev = l0
@@ -307,11 +307,16 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
             continue
         at = net.offsets[i]
         transpose_dot(m[0], l_prev, deltas[i + 1], step, n, k, j)
-        take_steps(m.isa, opt[0], syn, slot_a + at, slot_b + at, step, k * j, True)
+        take_steps(m.isa, opt[0], syn, slot(slot_a, at), slot(slot_b, at), step, k * j, True)
         if bias:
             column_sums(deltas[i + 1], step, n, j)
-            take_steps(m.isa, opt[0], syn + k * j, slot_a + at + k * j, slot_b + at + k * j,
-                       step, j, False)
+            take_steps(m.isa, opt[0], syn + k * j, slot(slot_a, at + k * j),
+                       slot(slot_b, at + k * j), step, j, False)
+
+
+cdef inline floating* slot(floating* row, Py_ssize_t at) noexcept nogil:
+    """Where parameter ``at``'s state starts in a slot's row, or NULL without slots."""
+    return row + at if row != NULL else NULL
 
 
 cdef inline double gradient_pass(const Machine* m, const Net* net, const floating* l0,
@@ -446,7 +451,7 @@ cdef class Trainer:
 
     def __init__(self, X, y, params, architecture, training, validation=None, *,
                  sample_weight=None, state=None, first_epoch=0):
-        from tinynet._optimizers import fresh_state, fresh_statistics
+        from tinynet._optimizers import N_SLOTS, fresh_state, fresh_statistics, keeps_state
         from tinynet._plan import make_plan
 
         cdef Py_ssize_t n = X.shape[0], units, hidden_units, n_in, n_out, b, rows
@@ -473,10 +478,13 @@ cdef class Trainer:
         if not 1 <= training.batch_size <= n:
             raise ValueError("batch_size must be between 1 and the number of samples")
         dtype = params.dtype
+        stateful = keeps_state(training)
         if state is None:
             state = fresh_state(size, dtype, fresh_statistics(
-                self.layer_sizes, architecture.batch_norm, dtype))
-        if (state.slots.shape != (2, size) or state.slots.dtype != dtype
+                self.layer_sizes, architecture.batch_norm, dtype), N_SLOTS if stateful else 0)
+        # An update rule that keeps no state may be handed none (no slots).
+        if (state.slots.shape not in ((N_SLOTS, size), (0, size)) or state.slots.dtype != dtype
+                or (stateful and state.slots.shape[0] != N_SLOTS)
                 or not state.slots.flags.c_contiguous
                 or state.statistics.shape != (2 * hidden_units * architecture.batch_norm,)
                 or state.statistics.dtype != dtype or state.updates < 0):
@@ -540,7 +548,7 @@ cdef class Trainer:
         # On the small road each epoch writes its weights into `saved` or `padded` in turn,
         # all of it (see run_small_epochs).
         self.saved = workspace(dtype, self.plan.padded_size if self.small else size)
-        self.saved_slots = workspace(dtype, 0 if self.small else 2 * size)
+        self.saved_slots = workspace(dtype, 2 * size if stateful and not self.small else 0)
         self.saved_statistics = workspace(dtype, state.statistics.shape[0])
         self.batch_X = workspace(dtype, rows * n_in if s.shuffle else 0)
         self.batch_y = workspace(dtype, rows * n_out if s.shuffle else 0)
@@ -639,6 +647,9 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     cdef floating[::1] layer_buffer = t.layers, delta_buffer = t.deltas
     cdef floating[::1] step = t.step, slope_buffer = t.slopes
     cdef floating[:, ::1] slots = t.state.slots
+    # The optimizer's two slots, or NULL for an update rule that keeps none.
+    cdef floating* slot_a = &slots[0, 0] if slots.shape[0] > 0 else NULL
+    cdef floating* slot_b = &slots[1, 0] if slots.shape[0] > 0 else NULL
     cdef floating[::1] statistics = t.state.statistics
     cdef floating[::1] saved_slots = t.saved_slots, saved_statistics = t.saved_statistics
     cdef floating[::1] batch_X = t.batch_X, batch_y = t.batch_y, batch_w = t.batch_w
@@ -704,7 +715,7 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
         for e in range(epochs):
             copy_all(&params[0], &saved[0], size)
             if stateful:
-                copy_all(&slots[0, 0], &saved_slots[0], n_slots)
+                copy_all(slot_a, &saved_slots[0], n_slots)
             if n_stats > 0:
                 copy_all(&statistics[0], &saved_statistics[0], n_stats)
             saved_updates = t.updates
@@ -746,9 +757,8 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                     clip_all(deltas[L], batch * n_out, <floating>s.clip)
                 t.updates += 1
                 opt.start(t.updates)
-                backward_pass(m, net, s, &opt, l0, &params[0], &slots[0, 0], &slots[1, 0],
-                              layers.data(), deltas.data(), slopes_or_null, &step[0], batch,
-                              &training_norms)
+                backward_pass(m, net, s, &opt, l0, &params[0], slot_a, slot_b, layers.data(),
+                              deltas.data(), slopes_or_null, &step[0], batch, &training_norms)
                 start += batch
                 if start < n and watch and clock.due() and signalled(t):
                     interrupted = True
@@ -770,7 +780,7 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                 history[e, 3] = abs_sum / (n_val * n_out)
                 finite = finite and isfinite(loss_sum) and isfinite(abs_sum)
             if not (finite and all_finite(m[0], &params[0], size)
-                    and (not stateful or all_finite(m[0], &slots[0, 0], n_slots))
+                    and (not stateful or all_finite(m[0], slot_a, n_slots))
                     and (n_stats == 0 or all_finite(m[0], &statistics[0], n_stats))):
                 # diverged: the last finite epoch
                 restore(params, slots, statistics, saved, saved_slots, saved_statistics,
@@ -790,7 +800,7 @@ cdef inline void restore(floating[::1] params, floating[:, ::1] slots, floating[
     """Roll an epoch back: the parameters and the training state as it started."""
     copy_all(&saved[0], &params[0], params.shape[0])
     if stateful:
-        copy_all(&saved_slots[0], &slots[0, 0], 2 * params.shape[0])
+        copy_all(&saved_slots[0], &slots[0, 0], slots.shape[0] * slots.shape[1])
     if statistics.shape[0] > 0:
         copy_all(&saved_statistics[0], &statistics[0], statistics.shape[0])
 
@@ -838,7 +848,7 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
     cdef const floating[:, ::1] y = t.y
     cdef floating[::1] padded = t.padded, saved = t.saved
     cdef floating[:, ::1] slots = t.state.slots
-    cdef floating* velocity = &slots[0, 0]
+    cdef floating* velocity = &slots[0, 0] if slots.shape[0] > 0 else NULL
     cdef floating[::1] padded_velocity = t.padded_velocity
     cdef floating[::1] layer_buffer = t.layers, delta_buffer = t.deltas
     cdef const Py_ssize_t[::1] padded_offsets = t.padded_offsets

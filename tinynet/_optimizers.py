@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinynet._layout import LayerSizes, hidden_sizes
+from tinynet._settings import Training
 
 # Rows of TrainingState.slots: every optimizer's state fits in two.
 N_SLOTS = 2
@@ -44,9 +45,16 @@ def fresh_statistics(layer_sizes: LayerSizes, batch_norm: bool, dtype: np.dtype)
     return np.array(statistics, dtype=dtype)
 
 
+def keeps_state(training: Training) -> bool:
+    """Whether the fit's update rule keeps numbers per parameter between updates: every
+    optimizer but plain SGD without momentum (whose state then has no slots at all)."""
+    return training.optimizer != "sgd" or training.momentum != 0
+
+
 def fresh_state(
-    n_params: int, dtype: np.dtype, statistics: np.ndarray | None = None
+    n_params: int, dtype: np.dtype, statistics: np.ndarray | None = None, slots: int = N_SLOTS
 ) -> TrainingState:
-    """A state of zeros and no updates, keeping ``statistics`` (a copy) if given."""
+    """A state of zeros and no updates with ``slots`` rows (``N_SLOTS``, or 0 for an update
+    rule that keeps none), keeping ``statistics`` (a copy) if given."""
     kept = np.zeros(0, dtype=dtype) if statistics is None else statistics.copy()
-    return TrainingState(np.zeros((N_SLOTS, n_params), dtype=dtype), 0, kept)
+    return TrainingState(np.zeros((slots, n_params), dtype=dtype), 0, kept)

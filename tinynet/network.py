@@ -19,7 +19,7 @@ from tinynet import _core, _fitting, _lbfgs, reference
 from tinynet._files import load_state, save_state
 from tinynet._fitting import Callback
 from tinynet._layout import LayerSizes, n_params, split, split_batch_norm, split_statistics
-from tinynet._optimizers import TrainingState, fresh_state, fresh_statistics
+from tinynet._optimizers import TrainingState, fresh_state, fresh_statistics, keeps_state
 from tinynet._settings import (
     BACKEND_NAMES,
     HISTORY_KEYS,
@@ -666,15 +666,14 @@ class Network:
                 return self
             state = None
             if previous is not None:
-                state = (
-                    fresh_state(len(self._params), self._dtype, self._statistics)
-                    if self._training_state is None
-                    else TrainingState(
-                        self._training_state.slots.copy(),
-                        self._training_state.updates,
-                        self._statistics.copy(),
-                    )
-                )
+                kept = self._training_state
+                if kept is None or (keeps_state(training) and len(kept.slots) == 0):
+                    # Nothing to continue, or a fit without momentum before one with it:
+                    # the velocity starts from zero.
+                    state = fresh_state(len(self._params), self._dtype, self._statistics)
+                    state.updates = 0 if kept is None else kept.updates
+                else:
+                    state = TrainingState(kept.slots.copy(), kept.updates, self._statistics.copy())
             elif arch.batch_norm:
                 state = fresh_state(len(self._params), self._dtype, self._statistics)
             _fitting.run(

@@ -25,7 +25,13 @@ from collections.abc import Callable
 import numpy as np
 
 from tinynet._layout import split_batch_norm, split_statistics, unpack
-from tinynet._optimizers import TrainingState, fresh_state, fresh_statistics
+from tinynet._optimizers import (
+    N_SLOTS,
+    TrainingState,
+    fresh_state,
+    fresh_statistics,
+    keeps_state,
+)
 from tinynet._random import random_order, random_uniform
 from tinynet._settings import Architecture, Training
 
@@ -338,7 +344,8 @@ class Trainer:
         sizes, bias = architecture.layer_sizes, architecture.bias
         if state is None:
             statistics = fresh_statistics(sizes, architecture.batch_norm, params.dtype)
-            state = fresh_state(len(params), params.dtype, statistics)
+            slots = N_SLOTS if keeps_state(training) else 0
+            state = fresh_state(len(params), params.dtype, statistics, slots)
         self.state = state
         self.first_epoch = first_epoch
         self.updates = state.updates
@@ -504,11 +511,11 @@ class Trainer:
         Notes)."""
         t = self.training
         w, step = self.params, self.step
+        if not keeps_state(t):
+            w += lr * step
+            return
         slot_0, slot_1 = self.state.slots
         if t.optimizer == "sgd":
-            if not t.momentum:
-                w += lr * step
-                return
             v = slot_0
             v *= t.momentum
             v += lr * step
