@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -37,15 +37,14 @@ from tinynet._progress import Reporter
 from tinynet._random import derive_key
 from tinynet._settings import HISTORY_KEYS, Architecture, Training, history_keys
 
-if TYPE_CHECKING:
-    from tinynet.network import Network
-
 # The most epochs one call into a backend trains. The history grows as the epochs are
 # trained, so that a fit told to run for ever (until Ctrl-C or a callback stops it) does not
 # first allocate a history for all of them.
 MAX_CHUNK = 1 << 16
 
-Callback = Callable[["Network", int, dict[str, float]], Any]
+# Called as callback(network, epoch, logs) after every epoch: the network is the fit's
+# tinynet.Network (typed loosely here: this module is beneath it).
+Callback = Callable[[Any, int, dict[str, float]], Any]
 
 
 class Trainer(Protocol):
@@ -100,7 +99,7 @@ def with_fit_keys(training: Training, key: int, fits: int) -> Training:
 
 def run(
     make_trainer: Callable[..., Trainer],
-    network: Network,
+    network: object,
     commit: Commit,
     X: np.ndarray,
     y: np.ndarray,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -30,9 +30,6 @@ from tinynet._progress import Reporter
 from tinynet._settings import HISTORY_KEYS, Architecture, history_keys
 from tinynet._validation import all_finite
 from tinynet.optimizers import LBFGS
-
-if TYPE_CHECKING:
-    from tinynet.network import Network
 
 
 def batch_statistics(X: np.ndarray, params: np.ndarray, architecture: Architecture) -> np.ndarray:
@@ -93,7 +90,7 @@ def measures(
 
 def run(
     backend: ModuleType,
-    network: Network,
+    network: object,
     commit: Commit,
     X: np.ndarray,
     y: np.ndarray,
