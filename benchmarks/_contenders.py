@@ -1,4 +1,4 @@
-"""The contenders of the benchmark suite (:mod:`tinynet.bench.suite`): the blog's algorithm
+"""The contenders of the benchmark suite (:mod:`benchmarks.suite`): the blog's algorithm
 in several implementations.
 
 Each factory takes a :class:`Problem` and returns a :data:`Run`: ``run(epochs)`` trains a

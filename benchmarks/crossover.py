@@ -1,7 +1,7 @@
 """Measure where BLAS starts to beat the core's own loops for the matrix products, the
 value behind ``blas::crossover`` in csrc/tinynet_blas.hh (``tinynet._core.blas_crossover()``).
 
-    python -m tinynet.bench.crossover [--repeats 5] [--dtype float64]
+    python -m benchmarks.crossover [--repeats 5] [--dtype float64]
 
 Trains one-synapse networks (so each epoch is one product forward and one for the update)
 on shapes from tiny to large, with every product in the loops and then every product in
@@ -85,7 +85,7 @@ def time_per_epoch(shape: tuple[int, int, int], dtype: type, crossover: int) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; returns the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m tinynet.bench.crossover", description=__doc__.splitlines()[0]
+        prog="python -m benchmarks.crossover", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed fits per shape and side")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")

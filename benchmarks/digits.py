@@ -1,7 +1,7 @@
 """Train scikit-learn's 8x8 digits with tinynet and with scikit-learn's MLPClassifier, under the
 same plain-SGD settings, and compare test accuracy and training time.
 
-    python -m tinynet.bench.digits [--epochs 100] [--hidden 32] [--batch-size 64]
+    python -m benchmarks.digits [--epochs 100] [--hidden 32] [--batch-size 64]
         [--learning-rate 0.1] [--alpha 0.0] [--activation relu] [--dtype float64]
         [--repeats 3] [--seed 0]
 
@@ -190,7 +190,7 @@ def sklearn_run(args: argparse.Namespace) -> Run:
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; returns the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m tinynet.bench.digits", description=__doc__.splitlines()[0]
+        prog="python -m benchmarks.digits", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--hidden", type=int, default=32, help="hidden units")
@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not HAVE_SKLEARN:
         parser.exit(
             1,
-            "python -m tinynet.bench.digits needs scikit-learn, which tinynet does not "
+            "python -m benchmarks.digits needs scikit-learn, which tinynet does not "
             'install: python -m pip install scikit-learn (or "tinynet[bench]")\n',
         )
 

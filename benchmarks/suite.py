@@ -3,7 +3,7 @@
     python -m tinynet bench [--quick] [--repeats 5] [--only NAME[,NAME]]
         [--plot PATH] [--markdown] [--blas-threads N]
 
-``--plot docs/speedup.png`` saves the plot as the README's (matplotlib). ``--quick`` is a
+``--plot benchmarks/speedup.png`` saves the plot as the README's (matplotlib). ``--quick`` is a
 smoke run of about half a minute; the default run takes a few minutes.
 
 Cases (``--only`` names), each in float64 and float32 unless said otherwise:
@@ -24,7 +24,7 @@ Cases (``--only`` names), each in float64 and float32 unless said otherwise:
   update; numpy runs the blog's loop with batch normalisation.
 
 The core's contender for the Adam and batch-normalisation cases is ``Network.fit`` with
-those options (``tinynet.bench._contenders.options_core``). Their GFLOP/s count the matrix
+those options (``benchmarks._contenders.options_core``). Their GFLOP/s count the matrix
 products only.
 
 For digits and both MNIST shapes the suite also times an epoch's matrix products alone, made
@@ -73,8 +73,7 @@ from pathlib import Path
 import numpy as np
 
 import tinynet
-from tinynet._blog import XOR_X, XOR_Y
-from tinynet.bench._contenders import (
+from benchmarks._contenders import (
     PEERS,
     Problem,
     Run,
@@ -87,6 +86,7 @@ from tinynet.bench._contenders import (
     options_core,
     tinynet_core,
 )
+from tinynet._blog import XOR_X, XOR_Y
 
 threadpoolctl = optional("threadpoolctl")
 
@@ -714,7 +714,7 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
         "--plot",
         default="",
         metavar="PATH",
-        help="save the speed-up plot there (matplotlib; the README's: docs/speedup.png)",
+        help="save the speed-up plot there (matplotlib; the README's: benchmarks/speedup.png)",
     )
     parser.add_argument("--markdown", action="store_true", help="print the tables in Markdown too")
     parser.add_argument(

@@ -9,7 +9,7 @@ Here:
 
 * **Closeness**: ``TOL_EPS``, ``tolerance`` and ``assert_close``, how close the compiled core
   and the numpy reference must come (test_backends.py's docstring says where the tolerance
-  comes from; test_bench.py checks that ``tinynet.bench.suite`` uses the same ``TOL_EPS``).
+  comes from; test_bench.py checks that ``benchmarks.suite`` uses the same ``TOL_EPS``).
 * **Kernel modes**: ``matmuls``, ``instruction_set``, ``blas_library`` and ``small_road``,
   context managers that run the compiled core in one of its modes, each through
   ``tinynet._plan.forced``, the library's one way to choose them.

@@ -1,4 +1,4 @@
-"""Pieces of the benchmarks (tinynet/bench/) that their tables rest on, and their command
+"""Pieces of the benchmarks (benchmarks/) that their tables rest on, and their command
 lines; speed itself is measured there, never asserted here."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from helpers import TOL_EPS, assert_close, tolerance
 
 import tinynet
+from benchmarks import _contenders, crossover, suite
 from tinynet._blog import XOR_X, XOR_Y, eleven_lines
-from tinynet.bench import _contenders, crossover, suite
 
 
 def run_python(*args: str) -> subprocess.CompletedProcess[str]:
@@ -89,9 +89,9 @@ def test_the_suite_checks_contenders_with_the_tests_tolerance():
     [("crossover", ["--repeats", "--dtype"]), ("digits", ["--epochs", "--batch-size"])],
 )
 def test_benchmark_modules_run_from_the_command_line(module, options):
-    result = run_python("-m", f"tinynet.bench.{module}", "--help")
+    result = run_python("-m", f"benchmarks.{module}", "--help")
     assert result.returncode == 0, result.stderr
-    assert f"python -m tinynet.bench.{module}" in result.stdout
+    assert f"python -m benchmarks.{module}" in result.stdout
     for option in options:
         assert option in result.stdout
 
@@ -99,7 +99,7 @@ def test_benchmark_modules_run_from_the_command_line(module, options):
 def test_the_suite_does_not_import_the_command_line():
     """tinynet/__main__.py imports the suite (lazily, for ``bench``): the suite takes the
     blog's data from tinynet._blog, not from it, so there is no import circle."""
-    code = "import sys, tinynet.bench.suite; assert 'tinynet.__main__' not in sys.modules"
+    code = "import sys, benchmarks.suite; assert 'tinynet.__main__' not in sys.modules"
     result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
 

@@ -52,8 +52,8 @@ def import_copy(tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def copy_without_core(tmp_path: Path) -> Path:
-    """The Python files of tinynet and tinynet.bench in ``tmp_path/tinynet``, not the core."""
-    for folder in (PACKAGE, PACKAGE / "bench"):
+    """The Python files of tinynet in ``tmp_path/tinynet``, not the core."""
+    for folder in (PACKAGE,):
         dest = tmp_path / folder.relative_to(PACKAGE.parent)
         dest.mkdir()
         for source in folder.glob("*.py"):

@@ -92,7 +92,7 @@ def test_cli_prints_the_speed_up_against_the_blogs_loop(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "Error:0.00858452565325" in result.stdout
-    # Speed itself is measured in tinynet/bench, never asserted in a test: only that the
+    # Speed itself is measured in benchmarks/, never asserted in a test: only that the
     # report's ratios are those of its times, the first against the blog's own loop.
     core = printed_ms(result.stdout, "compiled core")
     blog = printed_ms(result.stdout, "the blog's numpy loop")

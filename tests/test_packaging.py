@@ -140,6 +140,7 @@ def test_sdist_has_every_source_file(dists):
         *(ROOT / "csrc").iterdir(),
         *(ROOT / "tests").glob("*.py"),
         *(ROOT / "docs").glob("*.md"),
+        *(ROOT / "benchmarks").glob("*.py"),
     ]
     for pattern in ("*.py", "*.pyx", "*.pxd", "*.pyi"):
         sources += (ROOT / "tinynet").rglob(pattern)
@@ -158,8 +159,9 @@ def test_wheel_is_a_binary_wheel_with_the_core(dists):
         names = set(archive.namelist())
     assert any(n.startswith("tinynet/_core.") and n.endswith((".so", ".pyd")) for n in names)
     shipped = {"tinynet/py.typed", "tinynet/_core.pyi", "tinynet/__main__.py", "tinynet/_blog.py"}
-    shipped |= {"tinynet/bench/suite.py", "tinynet/bench/digits.py", "tinynet/bench/crossover.py"}
     assert shipped <= names, f"missing from the wheel: {sorted(shipped - names)}"
+    # The benchmarks stay in the checkout and the sdist.
+    assert not any(name.startswith("benchmarks/") for name in names)
     assert "tinynet/_core.cpp" not in names
 
 

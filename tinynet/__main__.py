@@ -1,6 +1,6 @@
 """``python -m tinynet``: train the blog's networks, print what the blog prints, and time the
 three-layer network in the compiled core against the blog's own numpy loop (and against the
-numpy reference); ``python -m tinynet bench`` runs the benchmark suite (:mod:`tinynet.bench`)."""
+numpy reference); ``python -m tinynet bench`` runs the benchmark suite (:mod:`benchmarks`)."""
 
 from __future__ import annotations
 
@@ -91,8 +91,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-speed", action="store_true", help="skip the timing")
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # every later argument, --help included, is the suite's
-        from tinynet.bench.suite import main as bench_main
-
+        try:
+            from benchmarks.suite import main as bench_main
+        except ImportError as error:
+            if error.name not in ("benchmarks", "benchmarks.suite"):
+                raise
+            parser.error(
+                "the benchmark suite lives in the benchmarks/ folder of a checkout (and of the "
+                "sdist): run python -m tinynet bench from its top"
+            )
         return bench_main(argv[1:], prog="python -m tinynet bench")
     args = parser.parse_args(argv)
     if args.repeats < 1:

@@ -1,7 +1,7 @@
 """The posts' data sets, and the eleven lines of "A Neural Network in 11 lines of Python".
 
 ``python -m tinynet`` trains on these data and times the compiled core against
-:func:`eleven_lines`; the benchmark suite (:mod:`tinynet.bench`) uses both for its XOR case.
+:func:`eleven_lines`; the benchmark suite (:mod:`benchmarks`) uses both for its XOR case.
 
 - :data:`XOR_X`, :data:`XOR_Y`: the first post's inputs and targets (the three-layer
   network's; its two-layer network learns ``[0, 0, 1, 1]`` from the same inputs).

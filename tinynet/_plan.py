@@ -9,7 +9,7 @@ the plan and reads no other setting.
 The machine choices have process defaults, chosen when tinynet is imported: the small road
 where the compiler built it, numpy's bundled BLAS if the core found it (else scipy's), the
 widest instruction set the CPU runs, and the crossover of ``csrc/tinynet_blas.hh`` (100
-multiply-adds, measured by ``python -m tinynet.bench.crossover``). :func:`forced` overrides
+multiply-adds, measured by ``python -m benchmarks.crossover``). :func:`forced` overrides
 them for the fits and predictions made inside a block, in the current thread only (a context
 variable: other threads keep the defaults, unless Python starts threads with a copy of the
 current context, as free-threaded builds do by default), for tests and benchmarks.
