@@ -114,6 +114,9 @@ SMALL_ROAD_BUILT = bool(kAvailable)
 # otherwise (csrc/tinynet_blas.hh).
 DEFAULT_BLAS_CROSSOVER = kDefaultCrossover
 
+# The rates of a run without a schedule (see Trainer.run).
+NO_RATES = np.zeros(0)
+
 # The ILP64 OpenBLAS numpy's wheel bundles, if found (tinynet._blas); scipy's is always there.
 NUMPY_GEMM = numpy_gemm()
 
@@ -586,10 +589,11 @@ cdef class Trainer:
         """
         if epochs < 0 or history.shape[0] < epochs or history.shape[1] != 4:
             raise ValueError("history needs one row of 4 per epoch")
+        # No rates: an empty array, and every epoch takes the fit's learning rate (nothing
+        # allocated per call, which with callbacks is per epoch).
         cdef const double[::1] epoch_rates = (
-            np.full(max(epochs, 1), self.s.learning_rate) if rates is None
-            else np.ascontiguousarray(rates, dtype=np.float64))
-        if epoch_rates.shape[0] < epochs:
+            NO_RATES if rates is None else np.ascontiguousarray(rates, dtype=np.float64))
+        if rates is not None and epoch_rates.shape[0] < epochs:
             raise ValueError("rates needs one learning rate per epoch")
         # Only the main thread handles signals.
         cdef bint watch = threading.current_thread() is threading.main_thread()
@@ -719,7 +723,8 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
             if n_stats > 0:
                 copy_all(&statistics[0], &saved_statistics[0], n_stats)
             saved_updates = t.updates
-            opt.set_learning_rate(<floating>rates[e])
+            opt.set_learning_rate(<floating>(rates[e] if rates.shape[0] > 0
+                                             else s.learning_rate))
             first_row = <uint64_t>(t.first_epoch + t.epoch) * <uint64_t>n
             if s.shuffle:
                 random_order(s.shuffle_key, first_row, &order[0], &sort_keys[0], n)
@@ -887,7 +892,8 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
         if s.momentum != 0:
             pad_all(fit, net.offsets, velocity, padded_v)
         for e in range(epochs):
-            fit.rule.learning_rate = <floating>rates[e]
+            fit.rule.learning_rate = <floating>(rates[e] if rates.shape[0] > 0
+                                                else s.learning_rate)
             if s.momentum != 0:
                 copy_all(padded_v, saved_v, size)
             run_epoch(m.isa, fit, &X[0, 0], &y[0, 0], n, weights, spare, padded_v,
