@@ -12,8 +12,9 @@
 namespace tinynet {
 
 // The activation functions, by the codes the Cython core passes (see tinynet/_kernels.pxd).
-// Hidden layers use sigmoid, tanh or relu; the output layer sigmoid, linear or softmax.
-enum Activation { kSigmoid = 0, kTanh = 1, kRelu = 2, kLinear = 3, kSoftmax = 4 };
+// Hidden layers use sigmoid, tanh or relu; the output layer sigmoid, linear, softmax or
+// logistic (the sigmoid, trained by the binary cross-entropy instead of the squared error).
+enum Activation { kSigmoid = 0, kTanh = 1, kRelu = 2, kLinear = 3, kSoftmax = 4, kLogistic = 5 };
 
 template <typename T>
 inline T relu(T x) {
@@ -114,6 +115,7 @@ inline void activate(const Machine& m, Activation f, T* TINYNET_RESTRICT z__nj,
         case kTanh: tanh_all(m, z__nj, n * j); break;
         case kRelu: map_all(z__nj, z__nj, n * j, relu<T>); break;
         case kSoftmax: softmax_rows(m, z__nj, log_out__nj, n, j); break;
+        case kLogistic: sigmoid_all(m, z__nj, n * j); break;
         default: break;  // kLinear: the identity
     }
 }

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "tinynet_activations.hh"
 #include "tinynet_blas.hh"
@@ -225,22 +226,47 @@ inline void softmax_delta(const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT
     *loss_sum = loss;
 }
 
+// The logistic output's delta and sums (see output_delta). The loss takes each output
+// clipped to [eps, 1 - eps], eps the machine epsilon of T (as scikit-learn's binary log
+// loss does), so that it stays finite where the sigmoid saturates; the delta does not.
+template <typename T>
+inline void logistic_delta(const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT l,
+                           T* TINYNET_RESTRICT l_delta, idx_t n, idx_t j, double* abs_error_sum,
+                           double* loss_sum) {
+    const T eps = std::numeric_limits<T>::epsilon(), top = T(1) - eps;
+    double abs_sum = 0.0, loss = 0.0;
+    for (idx_t i = 0; i < n * j; ++i) {
+        const T out = l[i], error = y[i] - out;
+        l_delta[i] = error;
+        abs_sum += std::fabs(double(error));
+        const double p = double(out < eps ? eps : (out > top ? top : out)), target = double(y[i]);
+        loss -= target * std::log(p) + (1.0 - target) * std::log(1.0 - p);
+    }
+    *abs_error_sum = abs_sum;
+    *loss_sum = loss;
+}
+
 // The output layer's delta, the negative gradient of each sample's loss with respect to the
 // output units' inputs, with the sums the history reports: sum |y - l| and the summed loss.
 //   sigmoid: loss 0.5 (y - l)^2, delta (y - l) * sigmoid_d(l)   (the blog)
 //   linear:  loss 0.5 (y - l)^2, delta  y - l
 //   softmax: loss -y log(l),     delta  y - l * sum(y): y - l for targets that sum to 1.
 //            l_delta must hold log(l) on entry (from softmax_rows); it is overwritten.
+//   logistic: loss -(y log(l) + (1 - y) log(1 - l)), delta y - l (see logistic_delta).
 // For n rows of j outputs; the sums are taken in double for either T.
 template <typename T>
 inline void output_delta(Activation f, const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT l,
                          T* TINYNET_RESTRICT l_delta, idx_t n, idx_t j, double* abs_error_sum,
                          double* loss_sum) {
-    if (f != kSoftmax) {
-        squared_loss_delta(f, y, l, l_delta, n, j, j, abs_error_sum, loss_sum);
+    if (f == kSoftmax) {
+        softmax_delta(y, l, l_delta, n, j, abs_error_sum, loss_sum);
         return;
     }
-    softmax_delta(y, l, l_delta, n, j, abs_error_sum, loss_sum);
+    if (f == kLogistic) {
+        logistic_delta(y, l, l_delta, n, j, abs_error_sum, loss_sum);
+        return;
+    }
+    squared_loss_delta(f, y, l, l_delta, n, j, j, abs_error_sum, loss_sum);
 }
 
 // output_delta for rows weighted by row_weights__n: each row's delta times its weight, and

@@ -39,26 +39,43 @@ struct Sgd {
 };
 
 // Adam (PyTorch's torch.optim.Adam), and AdamW with a decoupled weight decay: with the
-// gradient g = -step + l2 * w, at update t (from 1)
+// gradient g = (-step + l2 * w) * scale, at update t (from 1)
 //   w *= 1 - learning_rate * weight_decay                       (AdamW, weights only)
 //   m += (1 - beta_1) (g - m);   v = beta_2 v + (1 - beta_2) g^2
 //   w -= learning_rate / (1 - beta_1^t) * m / (sqrt(v) / sqrt(1 - beta_2^t) + epsilon)
+// or, with epsilon_hat (Kingma and Ba's efficient form, scikit-learn's and TensorFlow's: the
+// epsilon added to the root of the uncorrected second moment)
+//   w -= learning_rate * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)
 // The per-update factors are set by start(t) before the update's steps. The division by
 // sqrt(1 - beta_2^t) is a multiplication by its inverse (one division per parameter instead
 // of two: the loop is bound by the divider), which differs from PyTorch's by rounding.
+// `scale` is 1, or 1 / the batch's weight when the fit takes the mean over each batch (see
+// Optimizer::set_batch_weight); the decoupled decay is not scaled.
 template <typename T>
 struct Adam {
     T learning_rate, beta_1, beta_2, epsilon, l2, weight_decay;
+    bool epsilon_hat = false;
+    T scale = T(1);
     T step_size, inverse_correction_2;  // learning_rate / (1 - beta_1^t), 1 / sqrt(1 - beta_2^t)
 
     void start(long long t) {
-        step_size = T(double(learning_rate) / (1.0 - std::pow(double(beta_1), double(t))));
-        inverse_correction_2 = T(1.0 / std::sqrt(1.0 - std::pow(double(beta_2), double(t))));
+        const double correction_1 = 1.0 - std::pow(double(beta_1), double(t));
+        const double correction_2 = 1.0 - std::pow(double(beta_2), double(t));
+        if (epsilon_hat) {
+            step_size = T(double(learning_rate) * std::sqrt(correction_2) / correction_1);
+            inverse_correction_2 = T(1);
+            return;
+        }
+        step_size = T(double(learning_rate) / correction_1);
+        inverse_correction_2 = T(1.0 / std::sqrt(correction_2));
     }
 
+    // Scaled: whether the gradient is multiplied by `scale` (not when it is 1).
+    template <bool Scaled>
     TINYNET_ALWAYS_INLINE T next(T w, T step, T& m, T& v, bool decay) const {
         T g = -step;
         if (decay && l2 != T(0)) g += l2 * w;
+        if (Scaled) g *= scale;
         if (decay && weight_decay != T(0)) w *= T(1) - learning_rate * weight_decay;
         m += (T(1) - beta_1) * (g - m);
         v = beta_2 * v + (T(1) - beta_2) * g * g;
@@ -68,17 +85,20 @@ struct Adam {
 };
 
 // RMSprop (PyTorch's torch.optim.RMSprop, not centred), rho being its alpha: with the
-// gradient g = -step + l2 * w,
+// gradient g = (-step + l2 * w) * scale (`scale` as Adam's),
 //   s = rho s + (1 - rho) g^2;   a = sqrt(s) + epsilon
 //   b = momentum b + g / a;  w -= learning_rate * b      (momentum > 0)
 //   w -= learning_rate * (g / a)                          (otherwise)
 template <typename T>
 struct RmsProp {
     T learning_rate, rho, epsilon, momentum, l2;
+    T scale = T(1);
 
+    template <bool Scaled>
     TINYNET_ALWAYS_INLINE T next(T w, T step, T& s, T& b, bool decay) const {
         T g = -step;
         if (decay && l2 != T(0)) g += l2 * w;
+        if (Scaled) g *= scale;
         s = rho * s + (T(1) - rho) * g * g;
         const T average = std::sqrt(s) + epsilon;
         if (momentum == T(0)) return w - learning_rate * (g / average);
@@ -98,9 +118,20 @@ struct Optimizer {
     Adam<T> adam;
     RmsProp<T> rmsprop;
 
+    T rate = T(0);  // the epoch's learning rate
+
     // Set the learning rate of the epoch about to be trained.
-    void set_learning_rate(T rate) {
-        sgd.learning_rate = adam.learning_rate = rmsprop.learning_rate = rate;
+    void set_learning_rate(T epoch_rate) {
+        rate = sgd.learning_rate = adam.learning_rate = rmsprop.learning_rate = epoch_rate;
+    }
+
+    // Divide the gradient of the batch about to be trained by its weight (its rows, or the
+    // sum of their sample weights): the mean over the batch. For SGD that is its learning
+    // rate over the weight; Adam and RMSprop see the scaled gradient. A batch of weight 0
+    // has no gradient.
+    void set_batch_weight(double weight) {
+        sgd.learning_rate = T(weight > 0 ? double(rate) / weight : 0.0);
+        adam.scale = rmsprop.scale = T(weight > 0 ? 1.0 / weight : 0.0);
     }
 
     // Prepare update number t (from 1) of the fit's optimizer.
@@ -118,11 +149,22 @@ TINYNET_ALWAYS_INLINE void steps_loop(const Optimizer<T>& o, T* TINYNET_RESTRICT
     switch (o.kind) {
         case kAdam:
         case kAdamW:
-            for (idx_t i = 0; i < size; ++i) syn[i] = o.adam.next(syn[i], step[i], a[i], b[i], decay);
+            if (o.adam.scale != T(1)) {
+                for (idx_t i = 0; i < size; ++i)
+                    syn[i] = o.adam.template next<true>(syn[i], step[i], a[i], b[i], decay);
+                return;
+            }
+            for (idx_t i = 0; i < size; ++i)
+                syn[i] = o.adam.template next<false>(syn[i], step[i], a[i], b[i], decay);
             return;
         case kRmsProp:
+            if (o.rmsprop.scale != T(1)) {
+                for (idx_t i = 0; i < size; ++i)
+                    syn[i] = o.rmsprop.template next<true>(syn[i], step[i], a[i], b[i], decay);
+                return;
+            }
             for (idx_t i = 0; i < size; ++i)
-                syn[i] = o.rmsprop.next(syn[i], step[i], a[i], b[i], decay);
+                syn[i] = o.rmsprop.template next<false>(syn[i], step[i], a[i], b[i], decay);
             return;
         default:
             break;

@@ -11,10 +11,13 @@ The PyTorch network: an ``nn.Linear`` per synapse (its ``weight`` the synapse's 
 transposed, its ``bias`` the bias row), a ``BatchNorm1d(momentum, eps)`` before each hidden
 activation with batch normalisation (its ``weight`` and ``bias`` tinynet's scale and shift),
 sigmoid, tanh or relu hidden layers; the loss of row ``r`` is ``0.5 * sum((y - out)**2)``
-(sigmoid and linear outputs) or ``-sum(y * log_softmax(z))`` (softmax), times its sample
+(sigmoid and linear outputs), ``-sum(y * log_softmax(z))`` (softmax) or
+``BCEWithLogitsLoss(reduction="none")`` summed over the row (logistic), times its sample
 weight, summed over the batch, plus ``l2 / 2`` times the sum of the squared weights (the
 coupled decay, in the loss; only AdamW's decoupled decay is the torch optimizer's
-``weight_decay``, on the weights' parameter group alone). Both train a few epochs of
+``weight_decay``, on the weights' parameter group alone). With the reduction ``"mean"``,
+each batch's loss (its l2 term included) is divided by the batch's weight (its rows, or the
+sum of their sample weights). Both train a few epochs of
 mini-batches without shuffling; every parameter, the running statistics and the optimizer's
 state must agree to ``1e-10`` relative.
 
@@ -51,7 +54,7 @@ RTOL = 1e-10
 # Trainer, loss_and_gradient and forward in each.
 BACKENDS = {"cython": _core, "numpy": reference}
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
-OUTPUTS = ("sigmoid", "linear", "softmax")
+OUTPUTS = ("sigmoid", "linear", "softmax", "logistic")
 
 # The update rules, with hyperparameters away from the defaults so that a swapped or
 # ignored one shows.
@@ -119,6 +122,9 @@ def make_problem(
         y = rng.dirichlet(np.ones(sizes[-1]), size=n)
     elif output == "sigmoid":
         y = rng.uniform(size=(n, sizes[-1]))
+    elif output == "logistic":  # labels, and a column of probabilities
+        y = rng.integers(0, 2, size=(n, sizes[-1])).astype(np.float64)
+        y[:, 0] = rng.uniform(size=n)
     else:
         y = rng.normal(size=(n, sizes[-1]))
     params = rng.uniform(-1, 1, size=n_params(sizes, bias, batch_norm))
@@ -221,14 +227,18 @@ class TorchNet(nn.Module):
         return np.concatenate([np.zeros(0), *(value for pair in pairs for value in pair)])
 
 
-def torch_loss(net: TorchNet, problem: Problem, rows: slice, l2: float):
-    """tinynet's loss of the rows in PyTorch: weighted, summed, plus ``l2 / 2 * sum(W**2)``."""
+def torch_loss(net: TorchNet, problem: Problem, rows: slice, l2: float, mean: bool = False):
+    """tinynet's loss of the rows in PyTorch: weighted, summed, plus ``l2 / 2 * sum(W**2)``;
+    with ``mean``, divided by the rows' weight."""
     X = torch.from_numpy(problem.X[rows])
     y = torch.from_numpy(problem.y[rows])
     z = net(X)
     output = problem.architecture.output
     if output == "softmax":
         per_row = -(y * torch.log_softmax(z, dim=1)).sum(dim=1)
+    elif output == "logistic":
+        bce = nn.BCEWithLogitsLoss(reduction="none")
+        per_row = bce(z, y).sum(dim=1)
     else:
         out = torch.sigmoid(z) if output == "sigmoid" else z
         per_row = 0.5 * ((y - out) ** 2).sum(dim=1)
@@ -237,6 +247,9 @@ def torch_loss(net: TorchNet, problem: Problem, rows: slice, l2: float):
     loss = per_row.sum()
     if l2:
         loss = loss + l2 / 2 * sum((w**2).sum() for w in net.weights())
+    if mean:
+        weights = problem.sample_weight
+        loss = loss / (len(X) if weights is None else float(weights[rows].sum()))
     return loss
 
 
@@ -272,7 +285,12 @@ def batches(n: int, batch_size: int, batch_norm: bool) -> list[slice]:
     return [slice(start, stop) for start, stop in zip([0, *stops[:-1]], stops, strict=True)]
 
 
-def train_torch(problem: Problem, epochs: int, rates=None) -> tuple[TorchNet, object]:
+def train_torch(
+    problem: Problem, epochs: int, rates=None, losses: list | None = None
+) -> tuple[TorchNet, object]:
+    """The problem trained in PyTorch; ``losses`` (if given) receives each epoch's
+    ``sum_b rows_b * loss_b / n``, ``loss_b`` each batch's loss before its step, and that
+    sum of the loss's l2 term alone (a pair per epoch)."""
     net = TorchNet(problem)
     net.train()
     t = problem.training
@@ -282,15 +300,28 @@ def train_torch(problem: Problem, epochs: int, rates=None) -> tuple[TorchNet, ob
         if rates is not None:
             for group in optimizer.param_groups:
                 group["lr"] = float(rates[epoch])
+        total = penalty = 0.0
         for rows in plan:
             optimizer.zero_grad()
-            torch_loss(net, problem, rows, t.l2).backward()
+            loss = torch_loss(net, problem, rows, t.l2, t.reduction == "mean")
+            n_rows = rows.stop - rows.start
+            total += n_rows * loss.item()
+            with torch.no_grad():
+                weight = (
+                    n_rows if problem.sample_weight is None else problem.sample_weight[rows].sum()
+                )
+                squares = sum(float((w**2).sum()) for w in net.weights())
+                penalty += n_rows * t.l2 / 2 * squares / weight
+            loss.backward()
             optimizer.step()
+        if losses is not None:
+            losses.append((total / len(problem.X), penalty / len(problem.X)))
     return net, optimizer
 
 
-def train_backend(problem: Problem, epochs: int, rates=None, backend: str = "numpy"):
-    """The problem trained by ``backend``'s Trainer (the reference by default)."""
+def train_backend(problem: Problem, epochs: int, rates=None, backend: str = "numpy", history=None):
+    """The problem trained by ``backend``'s Trainer (the reference by default); ``history``
+    (if given, ``epochs`` rows of 5) receives its history."""
     params = problem.params.copy()
     state = fresh_state(len(params), params.dtype, problem.statistics)
     trainer = BACKENDS[backend].Trainer(
@@ -302,7 +333,8 @@ def train_backend(problem: Problem, epochs: int, rates=None, backend: str = "num
         sample_weight=problem.sample_weight,
         state=state,
     )
-    history = np.full((epochs, 4), np.nan)
+    if history is None:
+        history = np.full((epochs, 5 if problem.training.reduction == "mean" else 4), np.nan)
     assert trainer.run(epochs, history, rates) == epochs
     return trainer
 
@@ -541,7 +573,7 @@ def test_forward_with_running_statistics_matches_eval(backend, activation, outpu
     net.eval()
     with torch.no_grad():
         z = net(torch.from_numpy(problem.X))
-        desired = {"sigmoid": torch.sigmoid, "linear": lambda v: v}.get(
+        desired = {"sigmoid": torch.sigmoid, "logistic": torch.sigmoid, "linear": lambda v: v}.get(
             output, lambda v: torch.softmax(v, dim=1)
         )(z).numpy()
     out = np.empty_like(problem.y)
@@ -565,3 +597,44 @@ def test_problem_copies_are_independent(backend):
     train_torch(problem, 1)
     assert np.array_equal(before.params, problem.params)
     assert np.array_equal(before.statistics, problem.statistics)
+
+
+MEAN_OUTPUTS = ("logistic", "softmax", "linear", "sigmoid")
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_mean_reduction_matches_torch(backend, optimizer, batch_norm, weighted):
+    """The reduction ``"mean"``: each batch's loss, its l2 term included, divided by the
+    batch's weight, on 17 rows in batches of 5 (a last batch of 2, of a weight of its own),
+    the outputs by turns; and the history's loss (scikit-learn's ``loss_``) and penalty
+    against the same sums of torch's batch losses."""
+    seed = 4 * list(OPTIMIZERS).index(optimizer) + 2 * batch_norm + weighted
+    problem = make_problem(
+        100 + seed,
+        ACTIVATIONS[seed % 3],
+        MEAN_OUTPUTS[seed % 4],
+        True,
+        batch_norm,
+        hidden=1 + seed % 2,
+        n=17,
+        weighted=weighted,
+        l2=0.02,
+        reduction="mean",
+        **OPTIMIZERS[optimizer],
+    )
+    assert_same_training(problem, epochs=3, backend=backend)
+    history = np.full((3, 5), np.nan)
+    train_backend(problem, 3, backend=backend, history=history)
+    losses: list = []
+    train_torch(problem, 3, losses=losses)
+    assert_close(history[:, 0], [loss for loss, _ in losses], "loss")
+    assert_close(history[:, 4], [penalty for _, penalty in losses], "penalty")
+    assert (history[:, 4] > 0).all()
+    # the mean is not the sum: the same problem summed ends elsewhere
+    summed = train_backend(
+        replace(problem, training=replace(problem.training, reduction="sum")), 3, backend=backend
+    )
+    meant = train_backend(problem, 3, backend=backend)
+    assert not np.allclose(summed.params, meant.params, rtol=1e-6)

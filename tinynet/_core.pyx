@@ -60,6 +60,7 @@ from tinynet._kernels cimport (
     kBaseline,
     kDefaultCrossover,
     kLinear,
+    kLogistic,
     kMaxLanes,
     kRelu,
     kRmsProp,
@@ -91,7 +92,8 @@ from tinynet._kernels cimport (
 from scipy.linalg.cython_blas cimport dgemm as scipy_dgemm, sgemm as scipy_sgemm
 
 ACTIVATIONS = {
-    "sigmoid": kSigmoid, "tanh": kTanh, "relu": kRelu, "linear": kLinear, "softmax": kSoftmax
+    "sigmoid": kSigmoid, "tanh": kTanh, "relu": kRelu, "linear": kLinear, "softmax": kSoftmax,
+    "logistic": kLogistic,
 }
 # The update rules (tinynet._settings.TRAINER_OPTIMIZERS), by their codes in the kernels.
 OPTIMIZERS = {"sgd": kSgd, "adam": kAdam, "adamw": kAdamW, "rmsprop": kRmsProp}
@@ -197,7 +199,8 @@ cdef struct Settings:
     double learning_rate, momentum, l2, dropout, dropout_scale, clip
     double beta_1, beta_2, epsilon, weight_decay, rho
     OptimizerKind optimizer
-    bint nesterov, shuffle
+    bint nesterov, shuffle, epsilon_hat
+    bint mean  # reduction "mean": each batch's gradient divided by the batch's weight
     Py_ssize_t batch_size, hidden_units
     uint64_t shuffle_key, dropout_key
 
@@ -520,6 +523,8 @@ cdef class Trainer:
         s.epsilon = training.epsilon
         s.weight_decay = training.weight_decay if training.optimizer == "adamw" else 0.0
         s.rho = training.rho
+        s.epsilon_hat = training.epsilon_hat
+        s.mean = training.reduction == "mean"
         # Shuffling a full batch would only reorder the sums of its gradient.
         s.shuffle = training.shuffle and training.batch_size < n
         s.shuffle_key = training.shuffle_key
@@ -581,14 +586,17 @@ cdef class Trainer:
         Epoch ``e`` of this run trains with learning rate ``rates[e]`` (None: the fit's
         ``learning_rate``). Row ``e`` of ``history`` receives its loss and mean absolute
         error (weighted means with sample weights), then (with validation data) the
-        validation's. Training stops early, after rolling the weights and the training state
+        validation's, then (with reduction ``"mean"``, whose loss is scikit-learn's, see
+        :class:`tinynet.reference.Trainer`) its L2 penalty. Training stops early, after rolling the weights and the training state
         back to where the epoch started, at the first epoch with a non-finite measure or
         weight (it diverged: fewer epochs are returned) or during which a signal handler
         raised (that exception is raised). :attr:`epoch` counts the epochs completed by
         every run; :attr:`updates`, and ``state.updates``, the updates taken.
         """
-        if epochs < 0 or history.shape[0] < epochs or history.shape[1] != 4:
-            raise ValueError("history needs one row of 4 per epoch")
+        # A fit with reduction "mean" also fills a fifth column, its L2 penalty.
+        if (epochs < 0 or history.shape[0] < epochs or history.shape[1] > 5
+                or history.shape[1] < (5 if self.s.mean else 4)):
+            raise ValueError("history needs one row of 4 (5 with reduction 'mean') per epoch")
         # No rates: an empty array, and every epoch takes the fit's learning rate (nothing
         # allocated per call, which with callbacks is per epoch).
         cdef const double[::1] epoch_rates = (
@@ -642,6 +650,7 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     opt.adam.epsilon = <floating>s.epsilon
     opt.adam.l2 = <floating>s.l2
     opt.adam.weight_decay = <floating>s.weight_decay
+    opt.adam.epsilon_hat = s.epsilon_hat
     opt.rmsprop.rho = <floating>s.rho
     opt.rmsprop.epsilon = <floating>s.epsilon
     opt.rmsprop.momentum = <floating>s.momentum
@@ -710,6 +719,10 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     cdef const floating* targets
     cdef const floating* row_weights = NULL
     cdef double abs_sum, loss_sum, abs_total, loss_total
+    # Reduction "mean": each batch's weight, its rows over it, and its L2 penalty (measured
+    # only with an l2), summed for the history.
+    cdef bint mean = s.mean, penalised = s.mean and s.l2 != 0
+    cdef double batch_weight, factor, penalty = 0.0, penalty_total
     cdef floating[::1] saved = t.saved
     cdef floating* stats = &statistics[0] if n_stats > 0 else NULL
     cdef Py_ssize_t size = params.shape[0], completed = 0
@@ -728,7 +741,7 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
             first_row = <uint64_t>(t.first_epoch + t.epoch) * <uint64_t>n
             if s.shuffle:
                 random_order(s.shuffle_key, first_row, &order[0], &sort_keys[0], n)
-            abs_total = loss_total = 0.0
+            abs_total = loss_total = penalty_total = 0.0
             start = 0
             while start < n:
                 batch = min(b, n - start)
@@ -757,7 +770,17 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                     output_delta(net.output, targets, layers[L], deltas[L], batch, n_out,
                                  &abs_sum, &loss_sum)
                 abs_total += abs_sum
-                loss_total += loss_sum
+                if mean:
+                    batch_weight = (weight_sum(row_weights, batch) if weighted
+                                    else <double>batch)
+                    opt.set_batch_weight(batch_weight)
+                    factor = batch / batch_weight if batch_weight > 0 else 0.0
+                    if penalised:  # at the weights before this batch's update
+                        penalty = 0.5 * s.l2 * squared_weights(net, &params[0])
+                        penalty_total += factor * penalty
+                    loss_total += factor * (loss_sum + penalty)
+                else:
+                    loss_total += loss_sum
                 if s.clip > 0:
                     clip_all(deltas[L], batch * n_out, <floating>s.clip)
                 t.updates += 1
@@ -773,7 +796,11 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                         stateful)
                 t.updates = saved_updates
                 break
-            history[e, 0] = loss_total / t.total_weight
+            if mean:
+                history[e, 0] = loss_total / n
+                history[e, 4] = penalty_total / n
+            else:
+                history[e, 0] = loss_total / t.total_weight
             history[e, 1] = abs_total / (t.total_weight * n_out)
             finite = isfinite(loss_total) and isfinite(abs_total)
             if n_val > 0:
@@ -797,6 +824,29 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
             if watch and clock.due() and signalled(t):
                 break
     return completed
+
+
+cdef inline double weight_sum(const floating* weights, Py_ssize_t n) noexcept nogil:
+    """The sum of ``n`` sample weights, in double, in order."""
+    cdef double total = 0.0
+    cdef Py_ssize_t r
+    for r in range(n):
+        total += weights[r]
+    return total
+
+
+cdef inline double squared_weights(const Net* net, const floating* params) noexcept nogil:
+    """The sum of the squared synapse weights (not the biases, scales or shifts), in double:
+    what the L2 penalty is of."""
+    cdef double total = 0.0
+    cdef Py_ssize_t i, q, size
+    cdef const floating* syn
+    for i in range(net.n_synapses):
+        syn = params + net.offsets[i]
+        size = net.sizes[i] * net.sizes[i + 1]
+        for q in range(size):
+            total += <double>syn[q] * <double>syn[q]
+    return total
 
 
 cdef inline void restore(floating[::1] params, floating[:, ::1] slots, floating[::1] statistics,

@@ -152,7 +152,7 @@ def run(
         started = getattr(callback, "fit_started", None)
         if callable(started):
             started(network, resume)
-    measures = history_keys(validation is not None)
+    measures = history_keys(validation is not None, training.reduction == "mean")
     record = np.full((0, len(HISTORY_KEYS)), np.nan)  # one row per epoch, as the trainers fill it
     reporter = Reporter(epochs, verbose, progress)
     committed = -1  # the number of epochs behind the network's weights (-1: none yet)
@@ -172,7 +172,7 @@ def run(
             done = trainer.epoch
             if done == start:  # diverged in its first epoch: nothing new to report
                 break
-            logs = dict(zip(measures, record[done - 1].tolist(), strict=False))
+            logs = logs_of(record[done - 1], measures)
             reporter.report(done, logs)
             if callbacks:
                 trained = columns(record[:done], measures)
@@ -205,8 +205,15 @@ def state_of(trainer: Trainer) -> TrainingState:
 def columns(
     record: np.ndarray, measures: Sequence[str], copy: bool = False
 ) -> dict[str, np.ndarray]:
-    """The history of ``record``'s rows: its column of each measure, as a view or a copy."""
-    return {name: record[:, i].copy() if copy else record[:, i] for i, name in enumerate(measures)}
+    """The history of ``record``'s rows (columns in the order of ``HISTORY_KEYS``): the
+    column of each measure, as a view or a copy."""
+    chosen = {name: record[:, HISTORY_KEYS.index(name)] for name in measures}
+    return {name: column.copy() if copy else column for name, column in chosen.items()}
+
+
+def logs_of(row: np.ndarray, measures: Sequence[str]) -> dict[str, float]:
+    """An epoch's measures by name, from its row of the record."""
+    return {name: float(row[HISTORY_KEYS.index(name)]) for name in measures}
 
 
 def grown(record: np.ndarray, rows: int) -> np.ndarray:

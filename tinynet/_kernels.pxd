@@ -51,6 +51,7 @@ cdef extern from "tinynet_activations.hh" namespace "tinynet" nogil:
         kRelu
         kLinear
         kSoftmax
+        kLogistic
 
     void sigmoid_all[T](const Machine& m, T* x, Py_ssize_t size) noexcept
     void exp_all[T](const Machine& m, T* x, Py_ssize_t size) noexcept
@@ -120,6 +121,7 @@ cdef extern from "tinynet_optimizer.hh" namespace "tinynet" nogil:
         T epsilon
         T l2
         T weight_decay
+        bint epsilon_hat
 
     cdef cppclass RmsProp[T]:
         T learning_rate
@@ -134,6 +136,7 @@ cdef extern from "tinynet_optimizer.hh" namespace "tinynet" nogil:
         Adam[T] adam
         RmsProp[T] rmsprop
         void set_learning_rate(T rate) noexcept
+        void set_batch_weight(double weight) noexcept
         void start(long long t) noexcept
 
     void take_steps[T](Isa isa, const Optimizer[T]& o, T* syn, T* a, T* b, const T* step,

@@ -2,11 +2,14 @@
 
 ``scipy.optimize.minimize(method="L-BFGS-B", jac=True)`` minimises, in float64, the loss of
 the full batch (summed over the rows, times the sample weights, plus ``l2 / 2`` times the
-sum of the squared weights) with the options scikit-learn's MLP passes it: ``maxiter`` the
-fit's ``epochs``, ``maxfun`` and ``gtol`` the :class:`tinynet.LBFGS`'s ``max_fun`` and
-``tol``. Each evaluation is one call to the backend's ``loss_and_gradient``; each iteration
-is one epoch of the history (its loss, without the L2 term, and its mean absolute error from
-a forward pass), after which the callbacks run as after any epoch.
+sum of the squared weights; with reduction ``"mean"`` all of it divided by the total weight,
+as scikit-learn's MLP minimises it) with the options scikit-learn's MLP passes it:
+``maxiter`` the fit's ``epochs``, ``maxfun`` and ``gtol`` the :class:`tinynet.LBFGS`'s
+``max_fun`` and ``tol``. Each evaluation is one call to the backend's
+``loss_and_gradient``; each iteration is one epoch of the history (its loss per unit of
+weight without the L2 term, or with reduction ``"mean"`` the objective and, as
+``"penalty"``, its L2 part; and its mean absolute error from a forward pass), after which
+the callbacks run as after any epoch.
 
 The network keeps the weights of the last iteration whose loss and weights are finite (the
 iterations of L-BFGS-B lower the loss, so they are the best seen), however the fit ends:
@@ -23,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tinynet._fitting import Callback, Commit, columns, grown
+from tinynet._fitting import Callback, Commit, columns, grown, logs_of
 from tinynet._layout import split, split_batch_norm, split_statistics
 from tinynet._optimizers import TrainingState
 from tinynet._progress import Reporter
@@ -80,6 +83,11 @@ def measures(
         if architecture.output == "softmax":
             tiny = np.finfo(params.dtype).tiny
             losses = -(y * np.log(np.maximum(out, tiny))).astype(np.float64).sum(axis=1)
+        elif architecture.output == "logistic":
+            eps = np.finfo(params.dtype).eps
+            p = np.clip(out, eps, 1 - eps).astype(np.float64)
+            target = y.astype(np.float64)
+            losses = -(target * np.log(p) + (1 - target) * np.log(1 - p)).sum(axis=1)
         else:
             losses = 0.5 * np.square(error).sum(axis=1)
         errors = np.abs(error).sum(axis=1)
@@ -102,6 +110,7 @@ def run(
     l2: float,
     sample_weight: np.ndarray | None,
     statistics: np.ndarray,
+    reduction: str = "sum",
     epochs: int,
     callbacks: Sequence[Callback],
     verbose: int,
@@ -124,7 +133,9 @@ def run(
     kept = params.copy()  # the last finite iterate
     layer_sizes, bias = architecture.layer_sizes, architecture.bias
     synapse_weights = split(point, layer_sizes, bias)[0]
-    measured = history_keys(validation is not None)
+    mean = reduction == "mean"
+    measured = history_keys(validation is not None, mean)
+    total = float(len(X) if sample_weight is None else sample_weight.sum(dtype=np.float64))
     record = np.full((0, len(HISTORY_KEYS)), np.nan)
     reporter = Reporter(epochs, verbose, progress)
     done = 0
@@ -137,6 +148,8 @@ def run(
         )
         if not (np.isfinite(loss) and all_finite(gradient)):
             return np.inf, np.zeros(len(x))  # refused by the line search
+        if mean:
+            return float(loss) / total, gradient.astype(np.float64) / total
         return float(loss), gradient.astype(np.float64)
 
     def running(at: np.ndarray) -> np.ndarray:
@@ -162,8 +175,11 @@ def run(
         penalty = (
             0.5 * l2 * sum(float(np.sum(np.square(w, dtype=np.float64))) for w in synapse_weights)
         )
-        total = float(len(X) if sample_weight is None else sample_weight.sum(dtype=np.float64))
-        row[0] = (fun - penalty) / total
+        if mean:
+            row[0] = fun
+            row[HISTORY_KEYS.index("penalty")] = penalty / total
+        else:
+            row[0] = (fun - penalty) / total
         train_statistics = (
             batch_statistics(X, kept, architecture) if architecture.batch_norm else None
         )
@@ -171,7 +187,7 @@ def run(
         if validation is not None:
             row[2:4] = measures(backend, *validation, kept, architecture, running(kept), None)
         done += 1
-        logs = dict(zip(measured, record[done - 1].tolist(), strict=False))
+        logs = logs_of(record[done - 1], measured)
         reporter.report(done, logs)
         if callbacks:
             state = TrainingState(np.zeros((0, len(kept)), dtype), 0, running(kept))

@@ -172,10 +172,11 @@ def small_road_lanes(
     """The padded width of the small networks' road for this fit, or 0 if it does not take
     it: full batches of a network no wider than ``SMALL_MAX_UNITS``, without dropout or
     validation data, sample weights or batch normalisation, trained by plain SGD (with or
-    without momentum), with a sigmoid or linear output, and every product below the BLAS
-    crossover, where the general loop makes them in its own loops and in the same order, so
-    that the two roads (and ``predict``, which takes the general one) give identical results.
-    That last condition also bounds the rows, to fewer than the crossover."""
+    without momentum) on the summed gradient (reduction ``"sum"``), with a sigmoid or
+    linear output, and every product below the BLAS crossover, where the general loop makes
+    them in its own loops and in the same order, so that the two roads (and ``predict``,
+    which takes the general one) give identical results. That last condition also bounds
+    the rows, to fewer than the crossover."""
     sizes = [int(size) for size in architecture.layer_sizes]
     widest = max(sizes)
     biggest_product = n_rows * max(k * j for k, j in synapse_shapes(sizes))
@@ -187,6 +188,7 @@ def small_road_lanes(
         or weighted
         or architecture.batch_norm
         or training.optimizer != "sgd"
+        or training.reduction != "sum"
         or architecture.output not in SMALL_ROAD_OUTPUTS
         or widest > _core.SMALL_MAX_UNITS
         or biggest_product >= machine.blas_crossover

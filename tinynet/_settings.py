@@ -11,21 +11,28 @@ from dataclasses import dataclass
 import numpy as np
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
-OUTPUT_ACTIVATIONS = ("sigmoid", "linear", "softmax")
+OUTPUT_ACTIVATIONS = ("sigmoid", "linear", "softmax", "logistic")
 # The backends, in the order of network.BACKENDS: the compiled core, the numpy reference.
 BACKEND_NAMES = ("cython", "numpy")
 INITS = ("uniform", "xavier", "he")
+# How a fit reduces each batch's gradient (Network.fit's reduction): summed, or divided by
+# the batch's weight.
+REDUCTIONS = ("sum", "mean")
 # The update rules a Trainer runs ("lbfgs" is run by scipy, through loss_and_gradient).
 TRAINER_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-# The measures of a fit's history, the validation ones last: the one list of their names
-# (the history, the logs passed to callbacks, EarlyStopping's monitors, printed lines).
-HISTORY_KEYS = ("loss", "mae", "val_loss", "val_mae")
+# The measures of a fit's history, the training ones, then the validation ones, then the L2
+# penalty of a fit with reduction "mean": the one list of their names (the history, the logs
+# passed to callbacks, EarlyStopping's monitors, printed lines), and the order of the
+# columns of a Trainer's history.
+HISTORY_KEYS = ("loss", "mae", "val_loss", "val_mae", "penalty")
 
 
-def history_keys(validation: bool) -> tuple[str, ...]:
-    """The measures a fit records: all of :data:`HISTORY_KEYS` with validation data, else
-    the training ones (``"loss"``, ``"mae"``)."""
-    return HISTORY_KEYS if validation else HISTORY_KEYS[:2]
+def history_keys(validation: bool, penalty: bool = False) -> tuple[str, ...]:
+    """The measures a fit records, in the order of :data:`HISTORY_KEYS`: the training ones
+    (``"loss"``, ``"mae"``), the validation ones with validation data, and ``"penalty"``
+    for a fit with reduction ``"mean"``."""
+    keys = HISTORY_KEYS[:4] if validation else HISTORY_KEYS[:2]
+    return (*keys, "penalty") if penalty else keys
 
 
 @dataclass(frozen=True)
@@ -79,5 +86,8 @@ class Training:
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-8
+    epsilon_hat: bool = False
     weight_decay: float = 0.0
     rho: float = 0.99
+    # "sum": each batch's gradient summed over its rows; "mean": divided by its weight.
+    reduction: str = "sum"

@@ -108,9 +108,13 @@ def check_state(state: Any) -> dict[str, Any]:
         raise ValueError(f"key must be below 2**64, got {key}")
     fits = check_int("fits", state["fits"], minimum=0)
     measures = state["history_keys"]
-    choices = [history_keys(validation) for validation in (False, True)]
+    choices = [
+        history_keys(validation, penalty)
+        for penalty in (False, True)
+        for validation in (False, True)
+    ]
     if not isinstance(measures, (list, tuple)) or tuple(measures) not in choices:
-        raise ValueError(f"history_keys must be {list(choices[0])} or {list(choices[1])}")
+        raise ValueError(f"history_keys must be one of {', '.join(str(list(c)) for c in choices)}")
     size = n_params(layer_sizes, bias, batch_norm)
     params = check_float_array("params", state["params"], dtype, (size,))
     if version == 1:

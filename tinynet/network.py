@@ -24,6 +24,7 @@ from tinynet._settings import (
     BACKEND_NAMES,
     HISTORY_KEYS,
     INITS,
+    REDUCTIONS,
     Architecture,
     Training,
     history_keys,
@@ -93,11 +94,16 @@ class Network:
         ``[3, 4, 1]`` is the blog's three-layer network, ``[3, 1]`` its two-layer one.
     activation : {"sigmoid", "tanh", "relu", "linear"}, default "sigmoid"
         The hidden layers' activation.
-    output : {"sigmoid", "linear", "softmax"}, default "sigmoid"
+    output : {"sigmoid", "linear", "softmax", "logistic"}, default "sigmoid"
         The output layer's activation and loss: ``"sigmoid"`` and ``"linear"`` with the
         squared error ``0.5 * sum((y - output)**2)`` (sigmoid is the blog's), ``"softmax"``
         with the cross-entropy ``-sum(y * log(output))`` (needs two or more outputs and
-        targets that are probabilities, e.g. one-hot rows).
+        targets that are probabilities, e.g. one-hot rows), ``"logistic"``: sigmoid units
+        with the binary cross-entropy ``-sum(y * log(output) + (1 - y) * log(1 - output))``
+        (targets in ``[0, 1]``, e.g. 0/1 labels, one column per label; the output clipped to
+        ``[eps, 1 - eps]`` in the loss, ``eps`` the dtype's machine epsilon, as
+        scikit-learn's log loss does), whose gradient at the output's input is ``output -
+        y``.
     bias : bool, default False
         Give every layer after the input bias units (the blog's network has none).
     seed : int, optional
@@ -134,7 +140,9 @@ class Network:
         sample, and ``"mae"``, the mean of ``|y - output|`` (the blog's "Error:"), both
         from the forward passes of the epoch's updates, each taken before its update;
         with validation data also ``"val_loss"`` and ``"val_mae"``, the same on the
-        validation data with the weights at the end of the epoch.
+        validation data with the weights at the end of the epoch; with
+        ``reduction="mean"``, ``"loss"`` includes the L2 penalty, and ``"penalty"`` holds
+        that part of it (see :meth:`fit`).
 
     Examples
     --------
@@ -488,6 +496,7 @@ class Network:
         optimizer: str | Optimizer = "sgd",
         resume: bool = False,
         sample_weight: ArrayLike | None = None,
+        reduction: str = "sum",
     ) -> Network:
         """Train on ``X`` and ``y`` for ``epochs`` epochs of the blog's backpropagation.
 
@@ -570,6 +579,20 @@ class Network:
             A non-negative weight per row (not all zero), multiplying its loss and so its
             gradient; ``history["loss"]`` and ``["mae"]`` become means weighted by it (the
             validation measures are not weighted).
+        reduction : {"sum", "mean"}, default "sum"
+            ``"sum"``: each update follows the gradient of the loss summed over its batch
+            (the blog's convention). ``"mean"``: that gradient, l2's part included, divided
+            by the batch's weight ``W_b`` (its rows, or the sum of their sample weights), as
+            scikit-learn's MLP takes it: SGD's rate is then ``learning_rate / W_b`` for that
+            batch, Adam, AdamW and RMSprop see the divided gradient (AdamW's decoupled decay
+            is not divided), batch normalisation's scales and shifts likewise; ``clip``
+            bounds the deltas before the division. A batch of weight 0 takes no gradient.
+            L-BFGS minimises the loss and penalty divided by the total weight. The history
+            then reports scikit-learn's ``loss_``: ``"loss"`` is ``sum_b rows_b / W_b *
+            (sum_{r in b} w_r * loss_r + l2 / 2 * sum(syn**2)) / n_samples``, the weights
+            squared as they were before batch ``b``'s update, and ``"penalty"`` is the l2
+            part of it (L-BFGS: the objective of each iteration, and its l2 part); ``"mae"``
+            and the validation measures are as with ``"sum"``.
 
         Returns
         -------
@@ -627,6 +650,12 @@ class Network:
         if progress is not None:
             progress = check_bool("progress", progress)
         resume = check_bool("resume", resume)
+        reduction = check_choice("reduction", reduction, REDUCTIONS)
+        if not isinstance(chosen, LBFGS):
+            training = dataclasses.replace(training, reduction=reduction)
+        self._check_targets("y", y)
+        if validation is not None:
+            self._check_targets("validation_data[1]", validation[1])
 
         with self._lock:  # one fit at a time; predict needs no lock
             previous = self._resume if resume else None
@@ -656,6 +685,7 @@ class Network:
                     chosen,
                     validation,
                     l2=training.l2,
+                    reduction=reduction,
                     sample_weight=sample_weight,
                     statistics=self._statistics,
                     epochs=epochs,
@@ -826,6 +856,14 @@ class Network:
             clip=0.0 if clip is None else clip,
         )
 
+    def _check_targets(self, name: str, y: np.ndarray) -> None:
+        """Refuse targets a logistic output cannot mean: outside ``[0, 1]``."""
+        if self._architecture.output == "logistic" and (y.min() < 0 or y.max() > 1):
+            raise ValueError(
+                f"{name} must hold values in [0, 1] for output 'logistic' (e.g. 0/1 labels), "
+                f"got values in [{float(y.min())!r}, {float(y.max())!r}]"
+            )
+
     def _validation_data(
         self, validation_data: Any, n_in: int, n_out: int
     ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -890,6 +928,7 @@ class Network:
         *,
         sample_weight: ArrayLike | None = None,
         l2: float = 0.0,
+        reduction: str = "sum",
     ) -> (
         tuple[float, list[np.ndarray], list[np.ndarray]]
         | tuple[float, list[np.ndarray], list[np.ndarray], list[dict[str, np.ndarray]]]
@@ -898,8 +937,9 @@ class Network:
 
         The loss is ``sum_r w_r * loss_r + l2 / 2 * sum(syn_i**2)``: each row's loss (as
         :meth:`fit` sums it: ``0.5 * sum((y - output)**2)`` for sigmoid and linear outputs,
-        ``-sum(y * log(output))`` for softmax) times its weight ``w_r`` (1 without
-        ``sample_weight``), plus the L2 penalty on the weights (not the biases). The
+        ``-sum(y * log(output))`` for softmax, the binary cross-entropy for logistic) times
+        its weight ``w_r`` (1 without ``sample_weight``), plus the L2 penalty on the weights
+        (not the biases); with ``reduction="mean"``, all of it divided by ``sum_r w_r``. The
         gradient is that of exactly this function (not its negative), from one call into the
         backend, without dropout; with batch normalisation in training mode on this batch
         (its running statistics are not moved). The network is not changed: this is for
@@ -915,6 +955,9 @@ class Network:
             Non-negative weights of the rows, not all zero.
         l2 : float, default 0.0
             The L2 penalty's weight, at least 0.
+        reduction : {"sum", "mean"}, default "sum"
+            The loss and gradient as they are, or divided by the total weight (the number of
+            rows, or the sum of ``sample_weight``).
 
         Returns
         -------
@@ -933,6 +976,8 @@ class Network:
         if sample_weight is not None:
             sample_weight = as_sample_weight("sample_weight", sample_weight, self._dtype, len(X))
         l2 = check_real("l2", l2, minimum=0.0)
+        reduction = check_choice("reduction", reduction, REDUCTIONS)
+        self._check_targets("y", y)
         if arch.batch_norm and len(X) == 1:
             raise ValueError("X has one row: batch normalisation needs two rows")
         params, statistics = self._params.copy(), self._statistics.copy()
@@ -941,6 +986,10 @@ class Network:
             loss = BACKENDS[self._backend].loss_and_gradient(
                 X, y, params, arch, statistics, sample_weight, l2, gradient
             )
+        if reduction == "mean":
+            total = len(X) if sample_weight is None else float(sample_weight.sum(dtype=np.float64))
+            loss /= total
+            gradient /= gradient.dtype.type(total)
         weight_grads, bias_grads = (
             [part.copy() for part in parts] for parts in self._split(gradient)
         )

@@ -4,6 +4,7 @@ Each class is a frozen dataclass of checked hyperparameters; ``fit`` also takes 
 (``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``, ``"lbfgs"``) for the defaults. In the
 formulas, ``g`` is the gradient of the fit's loss (summed over the batch, times the sample
 weights) plus ``l2`` times the weight (biases, batch-norm scales and shifts get no ``l2``),
+all divided by the batch's weight with ``fit(..., reduction="mean")``,
 ``lr`` the epoch's learning rate and ``t`` the number of updates so far, counting this one.
 The formulas are PyTorch's (``torch.optim``), except SGD's, which is tinynet's own.
 """
@@ -67,13 +68,16 @@ class SGD(Optimizer):
         _set(self, "nesterov", check_bool("nesterov", self.nesterov))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Adam(Optimizer):
     """Adam (Kingma and Ba), as ``torch.optim.Adam``.
 
     Each update is ``m = beta_1 * m + (1 - beta_1) * g``, ``v = beta_2 * v + (1 - beta_2) *
     g**2`` and ``w -= lr / (1 - beta_1**t) * m / (sqrt(v) / sqrt(1 - beta_2**t) + epsilon)``,
-    ``m`` and ``v`` starting at zero, ``t`` counting the updates of the whole network.
+    ``m`` and ``v`` starting at zero, ``t`` counting the updates of the whole network. With
+    ``epsilon_hat=True`` the last step is ``w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    * m / (sqrt(v) + epsilon)``: Kingma and Ba's "epsilon hat", added to the root of the
+    uncorrected second moment, as scikit-learn's MLP and TensorFlow take it.
 
     Parameters
     ----------
@@ -83,23 +87,36 @@ class Adam(Optimizer):
         The second moment's decay, in ``[0, 1)``.
     epsilon : float, default 1e-8
         Added to the denominator, at least 0.
+    epsilon_hat : bool, default False
+        Add ``epsilon`` to ``sqrt(v)`` before the bias correction (scikit-learn's and
+        TensorFlow's form) instead of after it (PyTorch's). Keyword only.
     """
 
     name: ClassVar[str] = "adam"
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-8
+    _: dataclasses.KW_ONLY
+    epsilon_hat: bool = False
 
     def __post_init__(self) -> None:
         _set(self, "beta_1", _fraction("beta_1", self.beta_1))
         _set(self, "beta_2", _fraction("beta_2", self.beta_2))
         _set(self, "epsilon", check_real("epsilon", self.epsilon, minimum=0.0))
+        _set(self, "epsilon_hat", check_bool("epsilon_hat", self.epsilon_hat))
+
+    def __repr__(self) -> str:
+        # epsilon_hat only when set: the default form reads as before it existed.
+        fields = sorted(dataclasses.fields(self), key=lambda field: field.kw_only)
+        shown = [f for f in fields if f.name != "epsilon_hat" or self.epsilon_hat]
+        arguments = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in shown)
+        return f"{type(self).__name__}({arguments})"
 
     def training_fields(self) -> dict[str, Any]:
         return {**super().training_fields(), "weight_decay": 0.0}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov and Hutter), as ``torch.optim.AdamW``.
 
@@ -113,6 +130,8 @@ class AdamW(Adam):
         As :class:`Adam`'s.
     weight_decay : float, default 0.01
         At least 0.
+    epsilon_hat : bool, default False
+        As :class:`Adam`'s. Keyword only.
     """
 
     name: ClassVar[str] = "adamw"

@@ -8,13 +8,14 @@ compiled core (``tinynet._core``) is tested against; both expose a ``Trainer``, 
 can run either.
 
 Beyond the blog: bias units (a last row of each synapse's block, see ``tinynet._layout``),
-tanh and relu hidden layers, linear and softmax outputs, mini-batches with seeded
+tanh and relu hidden layers, linear, softmax and logistic outputs, mini-batches with seeded
 shuffling, L2 regularisation, dropout, delta clipping, sample weights, batch normalisation
 (PyTorch's ``BatchNorm1d``) and four update rules (SGD with tinynet's momentum, and
 PyTorch's Adam, AdamW and RMSprop). Every update starts from the blog's
 ``step = l.T.dot(l_delta)``, where ``l_delta`` is the negative gradient of the loss *summed*
 over the batch with respect to a layer's inputs; plain SGD then takes
-``syn += learning_rate * step``.
+``syn += learning_rate * step`` (with the reduction ``"mean"``, the rate over the batch's
+weight).
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def _forward(X, blocks, architecture, *, norm=None, running=None, batch=False, d
                 slopes.append(slope_of(a) * mask)
                 l.append(a * mask)
                 unit += width
-        elif architecture.output == "sigmoid":
+        elif architecture.output in ("sigmoid", "logistic"):
             l.append(sigmoid(z))
         elif architecture.output == "softmax":
             p, log_out = softmax(z)
@@ -214,8 +215,11 @@ def output_delta(
     Squared error ``0.5 * (y - out)**2`` for sigmoid and linear outputs (the delta of the
     sigmoid output is the blog's ``(y - out) * sigmoid_d(out)``), cross-entropy
     ``-y * log(out)`` for softmax, whose delta is ``y - out * sum(y)`` (``y - out`` for
-    targets that sum to 1). With ``sample_weight`` ``w``, row ``r``'s delta, loss and
-    ``|y - out|`` are multiplied by ``w[r]``.
+    targets that sum to 1), binary cross-entropy ``-(y * log(p) + (1 - y) * log(1 - p))``
+    for logistic, ``p`` the output clipped to ``[eps, 1 - eps]`` (the dtype's machine
+    epsilon: scikit-learn's ``binary_log_loss``), whose delta is ``y - out``. With
+    ``sample_weight`` ``w``, row ``r``'s delta, loss and ``|y - out|`` are multiplied by
+    ``w[r]``.
     """
     w = None if sample_weight is None else sample_weight[:, None]
     l_error = y - out
@@ -227,6 +231,13 @@ def output_delta(
         loss_sum = float(-np.sum(losses if w is None else losses * w))
         # the gradient of -sum(y * log(softmax(z))): y - out for targets that sum to 1
         l_delta = y - out * y.sum(axis=1, keepdims=True)
+    elif output == "logistic":
+        eps = np.finfo(out.dtype).eps
+        p = np.clip(out, eps, 1 - eps).astype(np.float64)
+        target = y.astype(np.float64)
+        losses = target * np.log(p) + (1 - target) * np.log(1 - p)
+        loss_sum = float(-np.sum(losses if w is None else losses * w))
+        l_delta = l_error
     else:
         losses = np.square(l_error, dtype=np.float64)
         loss_sum = float(0.5 * np.sum(losses if w is None else losses * w))
@@ -327,11 +338,22 @@ class Trainer:
     - ``"sgd"``: ``w += lr * step`` or, with momentum, ``v = momentum * v + lr * step`` and
       ``w += v`` (Nesterov: ``w += momentum * v + lr * step``);
     - ``"adam"``: ``m += (1 - beta_1) * (g - m)``; ``v = beta_2 * v + (1 - beta_2) * g**2``;
-      ``w -= lr / (1 - beta_1**t) * m / (sqrt(v) / sqrt(1 - beta_2**t) + epsilon)``;
+      ``w -= lr / (1 - beta_1**t) * m / (sqrt(v) / sqrt(1 - beta_2**t) + epsilon)``, or
+      with ``epsilon_hat`` ``w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v)
+      + epsilon)``;
     - ``"adamw"``: first ``w *= 1 - lr * weight_decay`` for the synapses' weights (not the
       biases, scales or shifts), then Adam's update;
     - ``"rmsprop"``: ``s = rho * s + (1 - rho) * g**2``; ``a = sqrt(s) + epsilon``; with
       momentum ``b = momentum * b + g / a`` and ``w -= lr * b``, else ``w -= lr * g / a``.
+
+    With ``training.reduction == "mean"`` each batch's gradient is divided by the batch's
+    weight ``W`` (its rows, or the sum of their sample weights): SGD takes the rate
+    ``lr / W``, the others see ``g / W`` (AdamW's decay is not divided); a batch of weight 0
+    takes no gradient. Row ``e`` of the history then receives scikit-learn's ``loss_`` as
+    the loss, ``sum_b rows_b / W_b * (loss_sum_b + penalty_b) / n`` (``penalty_b`` being
+    ``l2 / 2`` times the sum of the squared synapse weights before batch ``b``'s update),
+    and in its fifth column the penalty's part of it, ``sum_b rows_b / W_b * penalty_b /
+    n``.
     """
 
     def __init__(
@@ -415,7 +437,9 @@ class Trainer:
                 except BaseException:
                     roll_back()
                     raise
-                measures = row if self.validation is not None else row[:2]
+                measures = list(row[:4] if self.validation is not None else row[:2])
+                if self.training.reduction == "mean":
+                    measures.append(row[4])
                 if not (np.isfinite(measures).all() and np.isfinite(self.params).all()):
                     roll_back()
                     return done
@@ -438,10 +462,10 @@ class Trainer:
         first_row = (self.first_epoch + self.epoch) * n
         order = random_order(self.training.shuffle_key, first_row, n) if self.shuffle else None
         w = self.sample_weight
-        loss_total = abs_total = 0.0
+        loss_total = abs_total = penalty_total = 0.0
         for start, stop in self._batches(n):
             rows = slice(start, stop) if order is None else order[start:stop]
-            loss_sum, abs_sum = self._train_batch(
+            loss_sum, abs_sum, penalty = self._train_batch(
                 self.X[rows],
                 self.y[rows],
                 None if w is None else w[rows],
@@ -450,7 +474,13 @@ class Trainer:
             )
             loss_total += loss_sum
             abs_total += abs_sum
-        if w is None:
+            penalty_total += penalty
+        if self.training.reduction == "mean":
+            row[0] = loss_total / n
+            row[4] = penalty_total / n
+            weight_total = n if w is None else float(np.sum(w, dtype=np.float64))
+            row[1] = abs_total / (weight_total * self.y.shape[1])
+        elif w is None:
             row[0] = loss_total / n
             row[1] = abs_total / self.y.size
         else:
@@ -477,11 +507,26 @@ class Trainer:
         sample_weight: np.ndarray | None,
         first_row: int,
         rate: float,
-    ) -> tuple[float, float]:
+    ) -> tuple[float, float, float]:
         """One update from the rows ``X``, ``y``; returns their summed loss and ``|error|``
-        (weighted)."""
+        (weighted), and their penalty (0 but with the reduction ``"mean"`` and an l2; then
+        the loss is the batch's contribution to scikit-learn's, see the class's Notes)."""
         t = self.training
         arch = self.architecture
+        weight = None  # the batch's, with the reduction "mean"
+        factor, penalty = 1.0, 0.0
+        if t.reduction == "mean":
+            weight = float(
+                len(X) if sample_weight is None else np.sum(sample_weight, dtype=np.float64)
+            )
+            factor = len(X) / weight if weight > 0 else 0.0
+            if t.l2:
+                bias = arch.bias
+                squares = sum(
+                    float(np.sum(np.square(block[: block.shape[0] - bias], dtype=np.float64)))
+                    for block in self.syn
+                )
+                penalty = 0.5 * t.l2 * squares
         dropout = (t.dropout_key, t.dropout, t.dropout_scale, first_row) if t.dropout else None
         l, slopes, log_out, normalised = _forward(  # noqa: E741
             X,
@@ -514,25 +559,35 @@ class Trainer:
             t.clip,
         )
         self.updates += 1
-        self._update(rate)
-        return loss_sum, abs_sum
+        self._update(rate, weight)
+        if t.reduction == "mean":
+            return factor * (loss_sum + penalty), abs_sum, factor * penalty
+        return loss_sum, abs_sum, 0.0
 
-    def _update(self, lr: float) -> None:
+    def _update(self, lr: float, weight: float | None = None) -> None:
         """The optimizer's update of every parameter from :attr:`step` (see the class's
-        Notes)."""
+        Notes); with the reduction ``"mean"``, the batch's ``weight`` divides the gradient."""
         t = self.training
         w, step = self.params, self.step
+        g_scale = None  # what the gradient Adam and RMSprop see is multiplied by
+        if weight is not None:
+            sgd_lr = lr / weight if weight > 0 else 0.0
+            g_scale = 1 / weight if weight > 0 else 0.0
+        else:
+            sgd_lr = lr
         if not keeps_state(t):
-            w += lr * step
+            w += sgd_lr * step
             return
         slot_0, slot_1 = self.state.slots
         if t.optimizer == "sgd":
             v = slot_0
             v *= t.momentum
-            v += lr * step
-            w += t.momentum * v + lr * step if t.nesterov else v
+            v += sgd_lr * step
+            w += t.momentum * v + sgd_lr * step if t.nesterov else v
             return
         g = -step
+        if g_scale is not None:
+            g *= g_scale
         if t.optimizer == "rmsprop":
             s, b = slot_0, slot_1
             s[...] = t.rho * s + (1 - t.rho) * g * g
@@ -552,8 +607,12 @@ class Trainer:
         m, v = slot_0, slot_1
         m += (1 - t.beta_1) * (g - m)
         v[...] = t.beta_2 * v + (1 - t.beta_2) * g * g
-        step_size = lr / (1 - t.beta_1**self.updates)
-        denom = np.sqrt(v) / math.sqrt(1 - t.beta_2**self.updates) + t.epsilon
+        if t.epsilon_hat:  # Kingma and Ba's epsilon hat
+            step_size = lr * math.sqrt(1 - t.beta_2**self.updates) / (1 - t.beta_1**self.updates)
+            denom = np.sqrt(v) + t.epsilon
+        else:
+            step_size = lr / (1 - t.beta_1**self.updates)
+            denom = np.sqrt(v) / math.sqrt(1 - t.beta_2**self.updates) + t.epsilon
         w -= step_size * (m / denom)
 
 
