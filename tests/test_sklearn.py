@@ -349,8 +349,8 @@ def test_regressor_keeps_the_dimensions_of_y_as_scikit_learn():
 
 def test_regressor_does_not_scale_targets():
     X, y = linear_data()
-    small = TinyNetRegressor((8,), solver="lbfgs", random_state=0).fit(X, y)
-    big = TinyNetRegressor((8,), solver="lbfgs", random_state=0).fit(X, 1000 * y)
+    small = TinyNetRegressor(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(X, y)
+    big = TinyNetRegressor(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(X, 1000 * y)
     # Targets 1000 times larger are fitted as such, not scaled back.
     assert big.score(X, 1000 * y) > 0.99
     assert np.abs(big.predict(X)).max() > 100 * np.abs(small.predict(X)).max()
@@ -373,7 +373,7 @@ def test_regressor_partial_fit():
 
 @pytest.mark.parametrize("Estimator", [TinyNetClassifier, TinyNetRegressor])
 def test_get_params_set_params_clone(Estimator):
-    estimator = Estimator((16, 8), learning_rate_init=0.003, random_state=5)
+    estimator = Estimator(hidden_layer_sizes=(16, 8), learning_rate_init=0.003, random_state=5)
     params = estimator.get_params()
     assert params["hidden_layer_sizes"] == (16, 8)
     assert params["learning_rate_init"] == 0.003

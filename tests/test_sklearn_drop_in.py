@@ -809,4 +809,5 @@ def test_batch_norm_trains(kind, backend):
     assert outputs(normed, X).shape == outputs(plain, X).shape
     assert not np.allclose(outputs(normed, X), outputs(plain, X))
     assert_array_equal(outputs(normed, X), outputs(normed, X))
-    assert_array_equal(outputs(normed, X[:5]), outputs(normed, X)[:5])
+    # (to rounding: a product of 5 rows may take another summation order than one of all)
+    np.testing.assert_allclose(outputs(normed, X[:5]), outputs(normed, X)[:5], rtol=1e-12)

@@ -394,6 +394,24 @@ class _MultilayerPerceptron(BaseEstimator):  # type: ignore[misc]
         sample_weight: ArrayLike | None = None,
         incremental: bool = False,
     ) -> _Estimator:
+        """scikit-learn's ``_fit``. Whatever goes wrong (bad options or data, divergence),
+        the estimator keeps the attributes it had; an interrupted fit (Ctrl-C) keeps its
+        completed epochs, with a warning, as scikit-learn's."""
+        saved = dict(self.__dict__)
+        try:
+            return self._fit_checked(X, y, sample_weight, incremental)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit_checked(
+        self: _Estimator,
+        X: Any,
+        y: Any,
+        sample_weight: ArrayLike | None,
+        incremental: bool,
+    ) -> _Estimator:
         self._validate_params()
         hidden = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
@@ -470,6 +488,7 @@ class _MultilayerPerceptron(BaseEstimator):  # type: ignore[misc]
         incremental: bool,
     ) -> None:
         resume = incremental and getattr(self, "_has_optimizer", False)
+        self.n_iter_ = 0  # as scikit-learn: the epochs of this call (t_ counts them all)
         if not resume:
             self._sgd_rate = float(self.learning_rate_init)
         if self.early_stopping and incremental:
