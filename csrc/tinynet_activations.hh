@@ -44,6 +44,7 @@ inline void with_slope(Activation f, Body body) {
     switch (f) {
         case kTanh: body([](T out) { return slope<kTanh, T>(out); }); break;
         case kRelu: body([](T out) { return slope<kRelu, T>(out); }); break;
+        case kLinear: body([](T out) { return slope<kLinear, T>(out); }); break;
         default: body([](T out) { return slope<kSigmoid, T>(out); });
     }
 }

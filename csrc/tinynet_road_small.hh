@@ -247,6 +247,10 @@ struct Rows {
                 epoch<kRelu>(plan, X, y, n, weights, next, velocity, layers, deltas,
                              abs_error_sum, loss_sum);
                 break;
+            case kLinear:
+                epoch<kLinear>(plan, X, y, n, weights, next, velocity, layers, deltas,
+                               abs_error_sum, loss_sum);
+                break;
             default:
                 epoch<kSigmoid>(plan, X, y, n, weights, next, velocity, layers, deltas,
                                 abs_error_sum, loss_sum);

@@ -153,7 +153,7 @@ def small_road(enabled: bool) -> AbstractContextManager[None]:
 
 # --- core against reference ------------------------------------------------------------------
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 OUTPUTS = ("sigmoid", "linear", "softmax")
 INITS = ("uniform", "xavier", "he")
 DTYPES = (np.float64, np.float32)

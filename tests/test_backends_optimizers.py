@@ -96,13 +96,19 @@ def optimizer_cases(
     """A ``Case`` with the optimizer ``kind``, with or without batch normalisation and
     sample weights, in ``dtype``, with the ``schedule``; the rest drawn as ``cases`` draws it
     (relu in float64 alone, and without clip: see ``helpers.cases``)."""
-    activation = draw(st.sampled_from(ACTIVATIONS if dtype is np.float64 else ACTIVATIONS[:2]))
+    adaptive = not kind.startswith("sgd")
+    activations = ACTIVATIONS if dtype is np.float64 else ACTIVATIONS[:2]
+    if batch_norm and adaptive:
+        # A linear layer hands its batch norm's shift straight on to the next layer's batch
+        # norm, which subtracts it: a gradient of rounding noise, which an adaptive optimizer
+        # magnifies as it does Case.noise_driven's (test_torch_oracle.py covers them, marked).
+        activations = tuple(a for a in activations if a != "linear")
+    activation = draw(st.sampled_from(activations))
     output = draw(st.sampled_from(OUTPUTS))
     # A batch-normalised layer's output does not change with the size of the weights that feed
     # one of its units (up to its epsilon): their gradient is orthogonal to them, so zero (up
     # to epsilon and rounding) when that unit has one input, a near-zero an adaptive optimizer
     # magnifies as it does Case.noise_driven's. Two units at least, then, before one.
-    adaptive = not kind.startswith("sgd")
     narrowest = 2 if batch_norm and adaptive else 1
     hidden = draw(st.lists(st.integers(narrowest, 8), min_size=int(batch_norm), max_size=2))
     n_outputs = draw(st.integers(2 if output == "softmax" else 1, 5))

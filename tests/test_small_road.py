@@ -238,7 +238,7 @@ def road_cases(draw: st.DrawFn) -> Case:
         X,
         y,
         epochs=draw(st.integers(1, 20)),
-        activation=draw(st.sampled_from(["sigmoid", "tanh", "relu"])),
+        activation=draw(st.sampled_from(["sigmoid", "tanh", "relu", "linear"])),
         output=output,
         bias=bias,
         biases=biases,

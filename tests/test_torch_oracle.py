@@ -53,7 +53,7 @@ RTOL = 1e-10
 # The backends' modules, by the names of the ``backend`` fixture (conftest.py): the same
 # Trainer, loss_and_gradient and forward in each.
 BACKENDS = {"cython": _core, "numpy": reference}
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 OUTPUTS = ("sigmoid", "linear", "softmax", "logistic")
 
 # The update rules, with hyperparameters away from the defaults so that a swapped or
@@ -152,9 +152,12 @@ class TorchNet(nn.Module):
         super().__init__()
         arch = problem.architecture
         sizes, bias = arch.layer_sizes, arch.bias
-        self.activation = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[
-            arch.activation
-        ]
+        self.activation = {
+            "sigmoid": torch.sigmoid,
+            "tanh": torch.tanh,
+            "relu": torch.relu,
+            "linear": lambda z: z,
+        }[arch.activation]
         weights, biases = split(problem.params, sizes, bias)
         self.linears = nn.ModuleList()
         for i, (k, j) in enumerate(synapse_shapes(sizes)):
@@ -363,6 +366,12 @@ def noise_driven(problem: Problem) -> np.ndarray:
     if arch.bias and arch.batch_norm and problem.training.optimizer != "sgd":
         for bias in split(mask, arch.layer_sizes, True)[1][:-1]:
             bias[...] = True
+    if arch.batch_norm and arch.activation == "linear":
+        # A linear layer passes its batch norm's shift straight on to the next layer's batch
+        # norm, which subtracts it again: those shifts have no gradient either, under any
+        # optimizer (SGD's velocities of them are noise too).
+        for _, shift in split_batch_norm(mask, arch.layer_sizes, arch.bias)[:-1]:
+            shift[...] = True
     return mask
 
 
@@ -414,9 +423,10 @@ def assert_same_training(problem: Problem, epochs: int, rates=None, backend="num
         assert steps == {float(n_batches)}
 
 
+# Linear hidden layers last (the others keep the seeds they had before it joined them).
 COMBINATIONS = [
     (activation, output, bias, batch_norm)
-    for activation in ACTIVATIONS
+    for activation in (*[a for a in ACTIVATIONS if a != "linear"], "linear")
     for output in OUTPUTS
     for bias in (False, True)
     for batch_norm in (False, True)
@@ -438,6 +448,11 @@ def test_training_matches_torch(backend, optimizer, activation, output, bias, ba
     seed = len(COMBINATIONS) * list(OPTIMIZERS).index(optimizer) + COMBINATIONS.index(
         (activation, output, bias, batch_norm)
     )
+    options = dict(OPTIMIZERS[optimizer])
+    if activation == output == "linear":
+        # A linear network's loss is an unbounded quadratic: SGD's momentum at the shared
+        # rate can overshoot it into divergence.
+        options["learning_rate"] /= 4
     problem = make_problem(
         seed,
         activation,
@@ -447,7 +462,7 @@ def test_training_matches_torch(backend, optimizer, activation, output, bias, ba
         hidden=1 + seed % 2,
         weighted=seed % 3 != 0,
         l2=0.01 if seed % 4 < 2 else 0.0,
-        **OPTIMIZERS[optimizer],
+        **options,
     )
     assert_same_training(problem, epochs=3, backend=backend)
 

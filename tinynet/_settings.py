@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 OUTPUT_ACTIVATIONS = ("sigmoid", "linear", "softmax", "logistic")
 # The backends, in the order of network.BACKENDS: the compiled core, the numpy reference.
 BACKEND_NAMES = ("cython", "numpy")

@@ -92,7 +92,7 @@ class Network:
     layers : sequence of int
         The number of units in each layer, input layer first, output layer last:
         ``[3, 4, 1]`` is the blog's three-layer network, ``[3, 1]`` its two-layer one.
-    activation : {"sigmoid", "tanh", "relu"}, default "sigmoid"
+    activation : {"sigmoid", "tanh", "relu", "linear"}, default "sigmoid"
         The hidden layers' activation.
     output : {"sigmoid", "linear", "softmax", "logistic"}, default "sigmoid"
         The output layer's activation and loss: ``"sigmoid"`` and ``"linear"`` with the

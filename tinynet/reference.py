@@ -63,6 +63,16 @@ def relu_d(out: np.ndarray) -> np.ndarray:
     return (out > 0).astype(out.dtype)
 
 
+def linear(x: np.ndarray) -> np.ndarray:
+    """The identity: a linear layer's output is its pre-activation."""
+    return x
+
+
+def linear_d(out: np.ndarray) -> np.ndarray:
+    """A linear layer's slope: 1 everywhere."""
+    return np.ones_like(out)
+
+
 def softmax(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's softmax and its log, from ``z - max`` so that nothing overflows."""
     shifted = z - z.max(axis=1, keepdims=True)
@@ -78,6 +88,7 @@ HIDDEN: dict[
     "sigmoid": (sigmoid, sigmoid_d),
     "tanh": (np.tanh, tanh_d),
     "relu": (relu, relu_d),
+    "linear": (linear, linear_d),
 }
 
 # A hidden layer's batch normalisation: its (scale, shift), and its running (mean, variance),
