@@ -10,7 +10,12 @@ test_torch_oracle.py holds the mean against PyTorch.
 from __future__ import annotations
 
 import copy
+import gc
+import os
 import pickle
+import signal
+import sys
+import threading
 from typing import Any
 
 import numpy as np
@@ -487,3 +492,46 @@ def test_callbacks_see_the_penalty():
     for epoch, logs in enumerate(seen):
         for key, value in logs.items():
             assert value == net.history[key][epoch]
+
+
+class Alarm(Exception):
+    """What the test's signal handler raises."""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGUSR1")
+@pytest.mark.parametrize("backend", ["cython", "numpy"])
+def test_an_interrupted_mean_fit_keeps_its_completed_epochs(backend):
+    """A signal handler's exception during a long fit with the mean (Adam, l2, sample
+    weights, mini-batches): the network is where a fit of exactly the completed epochs
+    leaves it, its history with the penalty too, and a resumed fit goes on from there."""
+    rng = np.random.default_rng(15)
+    X, y = make_inputs(rng, 50, 4), targets(rng, 50, 3, "logistic")
+    options = dict(batch_size=8, l2=0.1, optimizer=tinynet.Adam(epsilon_hat=True),
+                   learning_rate=1e-3, reduction="mean",
+                   sample_weight=rng.uniform(0.5, 1.5, size=50))  # fmt: skip
+
+    def network() -> tinynet.Network:
+        return tinynet.Network([4, 16, 3], output="logistic", bias=True, seed=6, backend=backend)
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Alarm
+
+    net = network()
+    gc.collect()
+    gc.disable()  # no weak reference's callback to swallow the exception
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        with pytest.raises(Alarm):
+            net.fit(X, y, epochs=10_000_000, **options)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        gc.enable()
+    completed = len(net.history["loss"])
+    assert 0 < completed < 10_000_000
+    assert len(net.history["penalty"]) == completed
+    clean = network().fit(X, y, epochs=completed, **options)
+    assert_same_state(net.__getstate__(), clean.__getstate__())
+    net.fit(X, y, epochs=2, resume=True, **options)
+    clean.fit(X, y, epochs=2, resume=True, **options)
+    assert_same_state(net.__getstate__(), clean.__getstate__())
