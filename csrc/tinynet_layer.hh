@@ -334,6 +334,21 @@ inline void clip_all(T* delta, idx_t size, T bound) {
         delta[i] = delta[i] > bound ? bound : (delta[i] < -bound ? -bound : delta[i]);
 }
 
+// The sum of the squares of `size` values, in double, in eight interleaved partial sums: one
+// running sum would make the loop wait on the latency of every addition (the L2 penalty of
+// the reduction "mean", measured before every update).
+template <typename T>
+inline double squared_sum(const T* TINYNET_RESTRICT x, idx_t size) {
+    double partial[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    idx_t i = 0;
+    for (; i + 8 <= size; i += 8)
+        for (int k = 0; k < 8; ++k) partial[k] += double(x[i + k]) * double(x[i + k]);
+    double total = 0.0;
+    for (; i < size; ++i) total += double(x[i]) * double(x[i]);
+    for (int k = 0; k < 8; ++k) total += partial[k];
+    return total;
+}
+
 // sums__j = the sum of the rows of a__nj, in row order (a bias's step).
 template <typename T>
 inline void column_sums(const T* TINYNET_RESTRICT a__nj, T* TINYNET_RESTRICT sums__j, idx_t n,

@@ -81,6 +81,7 @@ from tinynet._kernels cimport (
     sgemm64_t,
     sgemm_t,
     sigmoid_all,
+    squared_sum,
     take_steps,
     tanh_all,
     transpose_dot,
@@ -839,13 +840,9 @@ cdef inline double squared_weights(const Net* net, const floating* params) noexc
     """The sum of the squared synapse weights (not the biases, scales or shifts), in double:
     what the L2 penalty is of."""
     cdef double total = 0.0
-    cdef Py_ssize_t i, q, size
-    cdef const floating* syn
+    cdef Py_ssize_t i
     for i in range(net.n_synapses):
-        syn = params + net.offsets[i]
-        size = net.sizes[i] * net.sizes[i + 1]
-        for q in range(size):
-            total += <double>syn[q] * <double>syn[q]
+        total += squared_sum(params + net.offsets[i], net.sizes[i] * net.sizes[i + 1])
     return total
 
 

@@ -99,6 +99,7 @@ cdef extern from "tinynet_layer.hh" namespace "tinynet" nogil:
                          Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
     void clip_all[T](T* delta, Py_ssize_t size, T bound) noexcept
     void column_sums[T](const T* a__nj, T* sums__j, Py_ssize_t n, Py_ssize_t j) noexcept
+    double squared_sum[T](const T* x, Py_ssize_t size) noexcept
 
 
 cdef extern from "tinynet_optimizer.hh" namespace "tinynet" nogil:

@@ -896,9 +896,9 @@ class Network:
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The network's output for ``X``: one row per sample, one column per output unit.
 
-        For a sigmoid output the values are probabilities of each output being 1 (labels:
-        ``net.predict(X) > 0.5``); for a softmax output each row holds the probabilities of
-        the classes (labels: ``net.predict(X).argmax(axis=1)``).
+        For a sigmoid or logistic output the values are probabilities of each output being 1
+        (labels: ``net.predict(X) > 0.5``); for a softmax output each row holds the
+        probabilities of the classes (labels: ``net.predict(X).argmax(axis=1)``).
 
         Parameters
         ----------

@@ -105,8 +105,16 @@ class Adam(Optimizer):
         _set(self, "epsilon", check_real("epsilon", self.epsilon, minimum=0.0))
         _set(self, "epsilon_hat", check_bool("epsilon_hat", self.epsilon_hat))
 
+    def hyperparameters(self) -> dict[str, Any]:
+        # epsilon_hat only when set: a network saved after a fit with the default form reads
+        # in the tinynet versions before it.
+        values = super().hyperparameters()
+        if not self.epsilon_hat:
+            del values["epsilon_hat"]
+        return values
+
     def __repr__(self) -> str:
-        # epsilon_hat only when set: the default form reads as before it existed.
+        # epsilon_hat only when set, likewise.
         fields = sorted(dataclasses.fields(self), key=lambda field: field.kw_only)
         shown = [f for f in fields if f.name != "epsilon_hat" or self.epsilon_hat]
         arguments = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in shown)
