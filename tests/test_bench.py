@@ -13,7 +13,7 @@ import pytest
 from helpers import TOL_EPS, assert_close, tolerance
 
 import tinynet
-from benchmarks import _contenders, crossover, suite
+from benchmarks import _contenders, crossover, sklearn_mlp, suite
 from tinynet._blog import XOR_X, XOR_Y, eleven_lines
 
 
@@ -86,7 +86,11 @@ def test_the_suite_checks_contenders_with_the_tests_tolerance():
 
 @pytest.mark.parametrize(
     ("module", "options"),
-    [("crossover", ["--repeats", "--dtype"]), ("digits", ["--epochs", "--batch-size"])],
+    [
+        ("crossover", ["--repeats", "--dtype"]),
+        ("digits", ["--epochs", "--batch-size"]),
+        ("sklearn_mlp", ["--quick", "--datasets", "--folds"]),
+    ],
 )
 def test_benchmark_modules_run_from_the_command_line(module, options):
     result = run_python("-m", f"benchmarks.{module}", "--help")
@@ -199,3 +203,12 @@ def test_an_adam_case_times_sgd_beside_it_and_its_tables_render():
         for markdown in (False, True):
             text = suite.render([f"c{i}" for i in range(len(rows[0]))], rows, markdown)
             assert text.count("\n") == 2
+
+
+def test_the_sklearn_mlp_benchmark_runs_quick(capsys):
+    """The estimators against scikit-learn's MLP, a smoke run: a row per dataset and a
+    verdict per target (never asserted: timings are not tests)."""
+    assert sklearn_mlp.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"| {name} |" in out for name in sklearn_mlp.QUICK)
+    assert out.count("PASS") + out.count("MISS") == 3
