@@ -246,6 +246,26 @@ inline void logistic_delta(const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRIC
     *loss_sum = loss;
 }
 
+// The poisson output's delta and sums (see output_delta). l_delta holds z = log(l) on entry
+// (from activate), so that the loss stays finite where l underflows to 0; where exp
+// overflowed, l is inf and so is the loss (the fit's divergence). y log(y) is 0 at y = 0.
+template <typename T>
+inline void poisson_delta(const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT l,
+                          T* TINYNET_RESTRICT l_delta, idx_t n, idx_t j, double* abs_error_sum,
+                          double* loss_sum) {
+    double abs_sum = 0.0, loss = 0.0;
+    for (idx_t i = 0; i < n * j; ++i) {
+        const T out = l[i], error = y[i] - out;
+        const double target = double(y[i]), log_out = double(l_delta[i]);
+        l_delta[i] = error;
+        abs_sum += std::fabs(double(error));
+        const double entropy = target > 0.0 ? target * (std::log(target) - log_out) : 0.0;
+        loss += entropy - target + double(out);
+    }
+    *abs_error_sum = abs_sum;
+    *loss_sum = loss;
+}
+
 // The output layer's delta, the negative gradient of each sample's loss with respect to the
 // output units' inputs, with the sums the history reports: sum |y - l| and the summed loss.
 //   sigmoid: loss 0.5 (y - l)^2, delta (y - l) * sigmoid_d(l)   (the blog)
@@ -253,6 +273,8 @@ inline void logistic_delta(const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRIC
 //   softmax: loss -y log(l),     delta  y - l * sum(y): y - l for targets that sum to 1.
 //            l_delta must hold log(l) on entry (from softmax_rows); it is overwritten.
 //   logistic: loss -(y log(l) + (1 - y) log(1 - l)), delta y - l (see logistic_delta).
+//   poisson: loss y log(y / l) - y + l,  delta  y - l (the half Poisson deviance, l = exp(z)).
+//            l_delta must hold log(l) on entry (from activate); it is overwritten.
 // For n rows of j outputs; the sums are taken in double for either T.
 template <typename T>
 inline void output_delta(Activation f, const T* TINYNET_RESTRICT y, const T* TINYNET_RESTRICT l,
@@ -264,6 +286,10 @@ inline void output_delta(Activation f, const T* TINYNET_RESTRICT y, const T* TIN
     }
     if (f == kLogistic) {
         logistic_delta(y, l, l_delta, n, j, abs_error_sum, loss_sum);
+        return;
+    }
+    if (f == kPoisson) {
+        poisson_delta(y, l, l_delta, n, j, abs_error_sum, loss_sum);
         return;
     }
     squared_loss_delta(f, y, l, l_delta, n, j, j, abs_error_sum, loss_sum);

@@ -350,7 +350,9 @@ def test_regressor_keeps_the_dimensions_of_y_as_scikit_learn():
 def test_regressor_does_not_scale_targets():
     X, y = linear_data()
     small = TinyNetRegressor(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(X, y)
-    big = TinyNetRegressor(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(X, 1000 * y)
+    big = TinyNetRegressor(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(
+        X, 1000 * y
+    )
     # Targets 1000 times larger are fitted as such, not scaled back.
     assert big.score(X, 1000 * y) > 0.99
     assert np.abs(big.predict(X)).max() > 100 * np.abs(small.predict(X)).max()

@@ -11,8 +11,11 @@ The PyTorch network: an ``nn.Linear`` per synapse (its ``weight`` the synapse's 
 transposed, its ``bias`` the bias row), a ``BatchNorm1d(momentum, eps)`` before each hidden
 activation with batch normalisation (its ``weight`` and ``bias`` tinynet's scale and shift),
 sigmoid, tanh or relu hidden layers; the loss of row ``r`` is ``0.5 * sum((y - out)**2)``
-(sigmoid and linear outputs), ``-sum(y * log_softmax(z))`` (softmax) or
-``BCEWithLogitsLoss(reduction="none")`` summed over the row (logistic), times its sample
+(sigmoid and linear outputs), ``-sum(y * log_softmax(z))`` (softmax),
+``BCEWithLogitsLoss(reduction="none")`` summed over the row (logistic) or
+``PoissonNLLLoss(log_input=True, full=False, reduction="none")`` plus ``xlogy(y, y) - y``
+summed over the row (poisson: torch's ``exp(z) - y * z`` leaves out that constant of the
+half Poisson deviance; it changes no gradient, only the loss), times its sample
 weight, summed over the batch, plus ``l2 / 2`` times the sum of the squared weights (the
 coupled decay, in the loss; only AdamW's decoupled decay is the torch optimizer's
 ``weight_decay``, on the weights' parameter group alone). With the reduction ``"mean"``,
@@ -54,7 +57,7 @@ RTOL = 1e-10
 # Trainer, loss_and_gradient and forward in each.
 BACKENDS = {"cython": _core, "numpy": reference}
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
-OUTPUTS = ("sigmoid", "linear", "softmax", "logistic")
+OUTPUTS = ("sigmoid", "linear", "softmax", "logistic", "poisson")
 
 # The update rules, with hyperparameters away from the defaults so that a swapped or
 # ignored one shows.
@@ -125,6 +128,9 @@ def make_problem(
     elif output == "logistic":  # labels, and a column of probabilities
         y = rng.integers(0, 2, size=(n, sizes[-1])).astype(np.float64)
         y[:, 0] = rng.uniform(size=n)
+    elif output == "poisson":  # counts (zeros among them), and a column of rates
+        y = rng.poisson(1.5, size=(n, sizes[-1])).astype(np.float64)
+        y[:, 0] = rng.uniform(0, 3, size=n)
     else:
         y = rng.normal(size=(n, sizes[-1]))
     params = rng.uniform(-1, 1, size=n_params(sizes, bias, batch_norm))
@@ -239,6 +245,9 @@ def torch_loss(net: TorchNet, problem: Problem, rows: slice, l2: float, mean: bo
     elif output == "logistic":
         bce = nn.BCEWithLogitsLoss(reduction="none")
         per_row = bce(z, y).sum(dim=1)
+    elif output == "poisson":
+        nll = nn.PoissonNLLLoss(log_input=True, full=False, reduction="none")
+        per_row = (nll(z, y) + torch.xlogy(y, y) - y).sum(dim=1)
     else:
         out = torch.sigmoid(z) if output == "sigmoid" else z
         per_row = 0.5 * ((y - out) ** 2).sum(dim=1)
@@ -423,14 +432,19 @@ def assert_same_training(problem: Problem, epochs: int, rates=None, backend="num
         assert steps == {float(n_batches)}
 
 
-# Linear hidden layers last (the others keep the seeds they had before it joined them).
-COMBINATIONS = [
-    (activation, output, bias, batch_norm)
-    for activation in (*[a for a in ACTIVATIONS if a != "linear"], "linear")
-    for output in OUTPUTS
-    for bias in (False, True)
-    for batch_norm in (False, True)
-]
+def combinations(outputs: tuple[str, ...]) -> list[tuple[str, str, bool, bool]]:
+    return [
+        (activation, output, bias, batch_norm)
+        for activation in (*[a for a in ACTIVATIONS if a != "linear"], "linear")
+        for output in outputs
+        for bias in (False, True)
+        for batch_norm in (False, True)
+    ]
+
+
+# Linear hidden layers after the others, the poisson output last (the others keep the seeds
+# they had before these joined them).
+COMBINATIONS = combinations(OUTPUTS[:-1]) + combinations(OUTPUTS[-1:])
 
 
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
@@ -453,6 +467,10 @@ def test_training_matches_torch(backend, optimizer, activation, output, bias, ba
         # A linear network's loss is an unbounded quadratic: SGD's momentum at the shared
         # rate can overshoot it into divergence.
         options["learning_rate"] /= 4
+    if output == "poisson" and options["optimizer"] == "sgd":
+        # The deviance's gradient exp(z) - y grows without bound: SGD at the shared rate
+        # overflows exp within a few steps.
+        options["learning_rate"] /= 10
     problem = make_problem(
         seed,
         activation,
@@ -565,17 +583,21 @@ def test_loss_and_gradient_match_autograd(backend, activation, output, bias, bat
 @pytest.mark.parametrize("output", OUTPUTS)
 def test_forward_with_running_statistics_matches_eval(backend, activation, output):
     """``forward`` with the statistics after training: torch's ``eval()`` mode."""
-    problem = make_problem(
-        3, activation, output, True, True, hidden=2, weighted=True, **OPTIMIZERS["sgd-momentum"]
-    )
+    options = dict(OPTIMIZERS["sgd-momentum"])
+    if output == "poisson":  # exp overflows at the shared rate (test_training_matches_torch)
+        options["learning_rate"] /= 10
+    problem = make_problem(3, activation, output, True, True, hidden=2, weighted=True, **options)
     trainer = train_backend(problem, 2, backend=backend)
     net, _ = train_torch(problem, 2)
     net.eval()
     with torch.no_grad():
         z = net(torch.from_numpy(problem.X))
-        desired = {"sigmoid": torch.sigmoid, "logistic": torch.sigmoid, "linear": lambda v: v}.get(
-            output, lambda v: torch.softmax(v, dim=1)
-        )(z).numpy()
+        desired = {
+            "sigmoid": torch.sigmoid,
+            "logistic": torch.sigmoid,
+            "poisson": torch.exp,
+            "linear": lambda v: v,
+        }.get(output, lambda v: torch.softmax(v, dim=1))(z).numpy()
     out = np.empty_like(problem.y)
     BACKENDS[backend].forward(
         problem.X, trainer.params, problem.architecture, out, trainer.state.statistics
@@ -638,3 +660,58 @@ def test_mean_reduction_matches_torch(backend, optimizer, batch_norm, weighted):
     )
     meant = train_backend(problem, 3, backend=backend)
     assert not np.allclose(summed.params, meant.params, rtol=1e-6)
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_poisson_output_with_the_mean_matches_torch(backend, optimizer, batch_norm, weighted):
+    """A poisson output with the reduction ``"mean"`` (scikit-learn's
+    ``MLPRegressor(loss="poisson")``): the training, and the history's loss and penalty
+    against torch's batch losses with the deviance's constant added."""
+    seed = 4 * list(OPTIMIZERS).index(optimizer) + 2 * batch_norm + weighted
+    problem = make_problem(
+        200 + seed,
+        ACTIVATIONS[seed % 4],
+        "poisson",
+        True,
+        batch_norm,
+        hidden=1 + seed % 2,
+        n=17,
+        weighted=weighted,
+        l2=0.02,
+        reduction="mean",
+        **OPTIMIZERS[optimizer],
+    )
+    assert_same_training(problem, epochs=3, backend=backend)
+    history = np.full((3, 5), np.nan)
+    train_backend(problem, 3, backend=backend, history=history)
+    losses: list = []
+    train_torch(problem, 3, losses=losses)
+    assert_close(history[:, 0], [loss for loss, _ in losses], "loss")
+    assert_close(history[:, 4], [penalty for _, penalty in losses], "penalty")
+
+
+def test_torchs_poisson_loss_leaves_out_a_constant(backend):
+    """tinynet's loss of a poisson output is torch's ``PoissonNLLLoss(log_input=True)``
+    plus ``sum(xlogy(y, y) - y)``, a constant of the targets: the same gradient, a loss
+    apart by exactly that (weighted by the rows' weights)."""
+    problem = make_problem(5, "tanh", "poisson", True, False, hidden=1, n=9, weighted=True)
+    y, w = problem.y, problem.sample_weight
+    assert (y == 0).any() and (y > 0).any()
+    gradient = np.empty_like(problem.params)
+    loss = BACKENDS[backend].loss_and_gradient(
+        problem.X, y, problem.params.copy(), problem.architecture, problem.statistics.copy(),
+        w, 0.0, gradient,
+    )  # fmt: skip
+    net = TorchNet(problem)
+    nll = nn.PoissonNLLLoss(log_input=True, full=False, reduction="none")
+    torch_value = (nll(net(torch.from_numpy(problem.X)), torch.from_numpy(y)).sum(dim=1)
+                   * torch.from_numpy(w)).sum()  # fmt: skip
+    torch_value.backward()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        constant = float(w @ np.where(y > 0, y * np.log(y), 0.0).sum(axis=1) - w @ y.sum(axis=1))
+    assert abs(constant) > 1.0  # it matters
+    np.testing.assert_allclose(loss, torch_value.item() + constant, rtol=RTOL)
+    desired = net.flat(problem, {id(p): p.grad for p in net.parameters()})
+    assert_close(gradient, desired, "gradient")

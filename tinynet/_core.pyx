@@ -62,6 +62,7 @@ from tinynet._kernels cimport (
     kLinear,
     kLogistic,
     kMaxLanes,
+    kPoisson,
     kRelu,
     kRmsProp,
     kSgd,
@@ -94,7 +95,7 @@ from scipy.linalg.cython_blas cimport dgemm as scipy_dgemm, sgemm as scipy_sgemm
 
 ACTIVATIONS = {
     "sigmoid": kSigmoid, "tanh": kTanh, "relu": kRelu, "linear": kLinear, "softmax": kSoftmax,
-    "logistic": kLogistic,
+    "logistic": kLogistic, "poisson": kPoisson,
 }
 # The update rules (tinynet._settings.TRAINER_OPTIMIZERS), by their codes in the kernels.
 OPTIMIZERS = {"sgd": kSgd, "adam": kAdam, "adamw": kAdamW, "rmsprop": kRmsProp}
@@ -224,10 +225,11 @@ cdef inline void forward_pass(const Machine* m, const Net* net, const floating* 
 
     With ``slopes`` (not NULL), the hidden layers are dropped out as the settings ``s``
     say, rows counted from ``first_row``, and ``slopes[i]`` receives layer i's slopes.
-    ``log_out`` (or NULL) receives the log-probabilities of a softmax output. With batch
-    normalisation, each hidden layer's pre-activation is normalised over the batch if
-    ``norms.xhats`` is set (training; the running ``statistics`` are then moved, unless
-    NULL), else with the running ``statistics``.
+    ``log_out`` (or NULL) receives the log-probabilities of a softmax output, or the input
+    (the log of the output) of a poisson one. With batch normalisation, each hidden layer's
+    pre-activation is normalised over the batch if ``norms.xhats`` is set (training; the
+    running ``statistics`` are then moved, unless NULL), else with the running
+    ``statistics``.
     """
     cdef Py_ssize_t i, k, j, unit = 0, last = net.n_synapses - 1
     cdef const floating* l_prev = l0
@@ -691,8 +693,9 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     # Without dropout slope_buffer is a one-element placeholder: rows of 0 keep in bounds.
     point_into(slope_buffer, sizes, rows if s.dropout > 0 else 0, 1, L, slopes)
     cdef floating** slopes_or_null = slopes.data() if s.dropout > 0 else NULL
-    # A softmax output writes its log-probabilities into the output delta's buffer, which
-    # output_delta reads (for the cross-entropy) and then overwrites with the delta.
+    # A softmax output writes its log-probabilities into the output delta's buffer (a poisson
+    # output its input, the log of its output), which output_delta reads (for the loss) and
+    # then overwrites with the delta.
     cdef floating* log_probabilities = deltas[L]
     cdef Norms training_norms, evaluation_norms
     evaluation_norms.xhats = evaluation_norms.means = NULL

@@ -52,6 +52,7 @@ cdef extern from "tinynet_activations.hh" namespace "tinynet" nogil:
         kLinear
         kSoftmax
         kLogistic
+        kPoisson
 
     void sigmoid_all[T](const Machine& m, T* x, Py_ssize_t size) noexcept
     void exp_all[T](const Machine& m, T* x, Py_ssize_t size) noexcept

@@ -73,6 +73,8 @@ def measures(
 ) -> tuple[float, float]:
     """The loss per sample and the mean ``|y - output|`` of ``params`` on ``X``, ``y``, each
     a mean weighted by ``weights`` (None: unweighted), from one forward pass."""
+    from tinynet.reference import poisson_deviance
+
     out = np.empty(y.shape, dtype=params.dtype)
     if architecture.batch_norm:
         backend.forward(X, params, architecture, out, statistics)
@@ -88,6 +90,11 @@ def measures(
             p = np.clip(out, eps, 1 - eps).astype(np.float64)
             target = y.astype(np.float64)
             losses = -(target * np.log(p) + (1 - target) * np.log(1 - p)).sum(axis=1)
+        elif architecture.output == "poisson":
+            # the log of an output that underflowed to 0 taken at the smallest normal, as
+            # for softmax: the training pass has the exact log, this pass only the outputs
+            log_out = np.log(np.maximum(out, np.finfo(params.dtype).tiny))
+            losses = poisson_deviance(y, out, log_out).sum(axis=1)
         else:
             losses = 0.5 * np.square(error).sum(axis=1)
         errors = np.abs(error).sum(axis=1)

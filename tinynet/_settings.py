@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
-OUTPUT_ACTIVATIONS = ("sigmoid", "linear", "softmax", "logistic")
+OUTPUT_ACTIVATIONS = ("sigmoid", "linear", "softmax", "logistic", "poisson")
 # The backends, in the order of network.BACKENDS: the compiled core, the numpy reference.
 BACKEND_NAMES = ("cython", "numpy")
 INITS = ("uniform", "xavier", "he")

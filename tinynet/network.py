@@ -94,7 +94,7 @@ class Network:
         ``[3, 4, 1]`` is the blog's three-layer network, ``[3, 1]`` its two-layer one.
     activation : {"sigmoid", "tanh", "relu", "linear"}, default "sigmoid"
         The hidden layers' activation.
-    output : {"sigmoid", "linear", "softmax", "logistic"}, default "sigmoid"
+    output : {"sigmoid", "linear", "softmax", "logistic", "poisson"}, default "sigmoid"
         The output layer's activation and loss: ``"sigmoid"`` and ``"linear"`` with the
         squared error ``0.5 * sum((y - output)**2)`` (sigmoid is the blog's), ``"softmax"``
         with the cross-entropy ``-sum(y * log(output))`` (needs two or more outputs and
@@ -102,8 +102,14 @@ class Network:
         with the binary cross-entropy ``-sum(y * log(output) + (1 - y) * log(1 - output))``
         (targets in ``[0, 1]``, e.g. 0/1 labels, one column per label; the output clipped to
         ``[eps, 1 - eps]`` in the loss, ``eps`` the dtype's machine epsilon, as
-        scikit-learn's log loss does), whose gradient at the output's input is ``output -
-        y``.
+        scikit-learn's log loss does), ``"poisson"``: exponential units ``output = exp(z)``
+        with the half Poisson deviance ``sum(y * log(y / output) - y + output)`` (``y *
+        log(y)`` taken as 0 at ``y = 0``; non-negative targets, e.g. counts or rates:
+        scikit-learn's ``MLPRegressor(loss="poisson")``). Both of the last two have the
+        gradient ``output - y`` at the output's input. A poisson output's ``exp`` is not
+        clipped: an input above ``log`` of the dtype's largest number (about 709.8 in
+        float64, 88.7 in float32) gives ``inf``, without a warning, in :meth:`predict`, and
+        an infinite loss in :meth:`fit`, which stops there as on any divergence.
     bias : bool, default False
         Give every layer after the input bias units (the blog's network has none).
     seed : int, optional
@@ -514,7 +520,9 @@ class Network:
             Training inputs; integer and boolean arrays and nested lists are converted.
         y : array_like, shape (n_samples, n_outputs) or (n_samples,)
             Targets; 1-D for a network with one output. For a softmax output, rows of class
-            probabilities: one-hot rows ``np.eye(n_classes)[labels]`` for labels.
+            probabilities: one-hot rows ``np.eye(n_classes)[labels]`` for labels; for a
+            logistic output, values in ``[0, 1]``; for a poisson output, values of at least
+            0.
         epochs : int
             The number of passes over the data (for L-BFGS, the most iterations).
         learning_rate : float or callable, default 1.0
@@ -857,11 +865,18 @@ class Network:
         )
 
     def _check_targets(self, name: str, y: np.ndarray) -> None:
-        """Refuse targets a logistic output cannot mean: outside ``[0, 1]``."""
-        if self._architecture.output == "logistic" and (y.min() < 0 or y.max() > 1):
+        """Refuse targets the output cannot mean: outside ``[0, 1]`` for a logistic output,
+        negative for a poisson one."""
+        output = self._architecture.output
+        if output == "logistic" and (y.min() < 0 or y.max() > 1):
             raise ValueError(
                 f"{name} must hold values in [0, 1] for output 'logistic' (e.g. 0/1 labels), "
                 f"got values in [{float(y.min())!r}, {float(y.max())!r}]"
+            )
+        if output == "poisson" and y.min() < 0:
+            raise ValueError(
+                f"{name} must be non-negative for output 'poisson' (e.g. counts), "
+                f"got a minimum of {float(y.min())!r}"
             )
 
     def _validation_data(
@@ -898,7 +913,9 @@ class Network:
 
         For a sigmoid or logistic output the values are probabilities of each output being 1
         (labels: ``net.predict(X) > 0.5``); for a softmax output each row holds the
-        probabilities of the classes (labels: ``net.predict(X).argmax(axis=1)``).
+        probabilities of the classes (labels: ``net.predict(X).argmax(axis=1)``); for a
+        poisson output the values are the predicted means, ``exp(z)`` (``inf`` where that
+        overflows).
 
         Parameters
         ----------
@@ -937,7 +954,8 @@ class Network:
 
         The loss is ``sum_r w_r * loss_r + l2 / 2 * sum(syn_i**2)``: each row's loss (as
         :meth:`fit` sums it: ``0.5 * sum((y - output)**2)`` for sigmoid and linear outputs,
-        ``-sum(y * log(output))`` for softmax, the binary cross-entropy for logistic) times
+        ``-sum(y * log(output))`` for softmax, the binary cross-entropy for logistic, the
+        half Poisson deviance ``sum(y * log(y / output) - y + output)`` for poisson) times
         its weight ``w_r`` (1 without ``sample_weight``), plus the L2 penalty on the weights
         (not the biases); with ``reduction="mean"``, all of it divided by ``sum_r w_r``. The
         gradient is that of exactly this function (not its negative), from one call into the

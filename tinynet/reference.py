@@ -8,10 +8,10 @@ compiled core (``tinynet._core``) is tested against; both expose a ``Trainer``, 
 can run either.
 
 Beyond the blog: bias units (a last row of each synapse's block, see ``tinynet._layout``),
-tanh and relu hidden layers, linear, softmax and logistic outputs, mini-batches with seeded
-shuffling, L2 regularisation, dropout, delta clipping, sample weights, batch normalisation
-(PyTorch's ``BatchNorm1d``) and four update rules (SGD with tinynet's momentum, and
-PyTorch's Adam, AdamW and RMSprop). Every update starts from the blog's
+tanh and relu hidden layers, linear, softmax, logistic and poisson outputs, mini-batches
+with seeded shuffling, L2 regularisation, dropout, delta clipping, sample weights, batch
+normalisation (PyTorch's ``BatchNorm1d``) and four update rules (SGD with tinynet's
+momentum, and PyTorch's Adam, AdamW and RMSprop). Every update starts from the blog's
 ``step = l.T.dot(l_delta)``, where ``l_delta`` is the negative gradient of the loss *summed*
 over the batch with respect to a layer's inputs; plain SGD then takes
 ``syn += learning_rate * step`` (with the reduction ``"mean"``, the rate over the batch's
@@ -106,7 +106,7 @@ def forward_layers(
     """Forward propagation without dropout, as ``predict`` runs it: ``[l0, l1, ...]`` with
     ``l[i + 1] = f(l[i] . syn[i] + bias[i])`` (batch-normalised with the running statistics
     ``running`` and the scales and shifts ``norm``, if the network has batch normalisation),
-    and the log of a softmax output (else None)."""
+    and the log of a softmax or poisson output (else None)."""
     layers, _, log_out, _ = _forward(X, blocks, architecture, norm=norm, running=running)
     return layers, log_out
 
@@ -120,7 +120,7 @@ def _forward(X, blocks, architecture, *, norm=None, running=None, batch=False, d
     normalise with ``running``. ``dropout`` is None or ``(key, rate, scale, first_row)``.
 
     Returns the layers, the slopes of the hidden layers under dropout (else None), the log
-    of a softmax output (else None), and the ``(xhat, sqrt(var + eps))`` of each
+    of a softmax or poisson output (else None), and the ``(xhat, sqrt(var + eps))`` of each
     batch-normalised hidden layer (for the backward pass).
     """
     bias = architecture.bias
@@ -163,6 +163,9 @@ def _forward(X, blocks, architecture, *, norm=None, running=None, batch=False, d
         elif architecture.output == "softmax":
             p, log_out = softmax(z)
             l.append(p)
+        elif architecture.output == "poisson":
+            log_out = z  # the log of the output, finite where exp overflows or underflows
+            l.append(np.exp(z))
         else:
             l.append(z)
     return l, slopes, log_out, normalised
@@ -203,6 +206,18 @@ def _normalise(z, scale_shift, running, batch, architecture):
     return scale * xhat + shift, xhat, std
 
 
+def poisson_deviance(y: np.ndarray, out: np.ndarray, log_out: np.ndarray) -> np.ndarray:
+    """The half Poisson deviance of each output, ``y * log(y / out) - y + out`` in float64
+    (scikit-learn's ``poisson_loss`` before its mean), ``y * log(y)`` being 0 at ``y = 0``
+    (scipy's ``xlogy``), and ``log(out)`` given as ``log_out``: finite where ``out``
+    underflows to 0, infinite where it overflows to inf."""
+    target = y.astype(np.float64)
+    positive = target > 0
+    logs = np.log(np.where(positive, target, 1.0))
+    entropy = np.where(positive, target * (logs - log_out.astype(np.float64)), 0.0)
+    return entropy - target + out.astype(np.float64)
+
+
 def output_delta(
     y: np.ndarray,
     out: np.ndarray,
@@ -217,9 +232,11 @@ def output_delta(
     ``-y * log(out)`` for softmax, whose delta is ``y - out * sum(y)`` (``y - out`` for
     targets that sum to 1), binary cross-entropy ``-(y * log(p) + (1 - y) * log(1 - p))``
     for logistic, ``p`` the output clipped to ``[eps, 1 - eps]`` (the dtype's machine
-    epsilon: scikit-learn's ``binary_log_loss``), whose delta is ``y - out``. With
-    ``sample_weight`` ``w``, row ``r``'s delta, loss and ``|y - out|`` are multiplied by
-    ``w[r]``.
+    epsilon: scikit-learn's ``binary_log_loss``), whose delta is ``y - out``, and the half
+    Poisson deviance ``y * log(y / out) - y + out`` for poisson (scikit-learn's
+    ``poisson_loss``, ``y * log(y)`` being 0 at ``y = 0``), taken as ``y * (log(y) - z)``
+    from ``log_out = z``, whose delta is ``y - out``. With ``sample_weight`` ``w``, row
+    ``r``'s delta, loss and ``|y - out|`` are multiplied by ``w[r]``.
     """
     w = None if sample_weight is None else sample_weight[:, None]
     l_error = y - out
@@ -237,6 +254,11 @@ def output_delta(
         target = y.astype(np.float64)
         losses = target * np.log(p) + (1 - target) * np.log(1 - p)
         loss_sum = float(-np.sum(losses if w is None else losses * w))
+        l_delta = l_error
+    elif output == "poisson":
+        assert log_out is not None
+        losses = poisson_deviance(y, out, log_out)
+        loss_sum = float(np.sum(losses if w is None else losses * w))
         l_delta = l_error
     else:
         losses = np.square(l_error, dtype=np.float64)

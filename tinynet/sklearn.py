@@ -72,7 +72,7 @@ _Estimator = TypeVar("_Estimator", bound="_MultilayerPerceptron")
 
 # scikit-learn's names of the activations, and tinynet's.
 _ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
-_OUTPUTS = {"identity": "linear", "logistic": "logistic", "softmax": "softmax"}
+_OUTPUTS = {"identity": "linear", "logistic": "logistic", "softmax": "softmax", "exp": "poisson"}
 # tinynet's optimizers beyond scikit-learn's solvers, by name.
 _OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "lbfgs")
 # scikit-learn's adaptive learning rate stops once it would fall below this.
@@ -887,14 +887,13 @@ def _first_partial_fit(estimator: TinyNetClassifier, classes: Any) -> bool:
 class TinyNetRegressor(RegressorMixin, _MultilayerPerceptron):  # type: ignore[misc]
     __doc__ = (
         """A multi-layer perceptron regressor: scikit-learn's ``MLPRegressor``, trained by
-    tinynet, with an identity output, by the squared error.
+    tinynet: an identity output trained by the squared error, or with ``loss="poisson"`` an
+    exponential output (``out_activation_`` ``"exp"``, tinynet's ``output="poisson"``)
+    trained by the half Poisson deviance, for non-negative targets.
 """
         + _DOC_PARAMETERS.format(
             mlp="MLPRegressor",
-            loss=(
-                ', ``loss`` first: ``"squared_error"`` (``"poisson"``, which scikit-learn '
-                "1.7 added, is refused with a ValueError)"
-            ),
+            loss=', ``loss`` first (``"squared_error"`` or ``"poisson"``)',
         )
         + _DOC_ATTRIBUTES.format(mlp="MLPRegressor", classes="")
         + """
@@ -990,11 +989,6 @@ class TinyNetRegressor(RegressorMixin, _MultilayerPerceptron):  # type: ignore[m
     def _validate_input(
         self, X: Any, y: Any, incremental: bool, reset: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        if self.loss != "squared_error":
-            raise ValueError(
-                f"loss={self.loss!r} is not supported by TinyNetRegressor; use "
-                "loss='squared_error'"
-            )
         X, y = validate_data(
             self,
             X,
@@ -1007,14 +1001,21 @@ class TinyNetRegressor(RegressorMixin, _MultilayerPerceptron):  # type: ignore[m
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.min(y) < 0:
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for Poisson regression."
+            )
         return X, y
 
     def _output_activation(self) -> str:
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _reported_loss(self, logs: dict[str, float]) -> float:
-        # scikit-learn's squared error is averaged over the outputs as well as the rows
+        # scikit-learn's Poisson deviance is tinynet's: averaged over the rows, summed over
+        # the outputs. Its squared error is averaged over the outputs as well as the rows
         # (its gradient is not): the data part of tinynet's loss divided by the outputs.
+        if self.out_activation_ == "exp":
+            return float(logs["loss"])
         penalty = float(logs.get("penalty", 0.0))
         return (float(logs["loss"]) - penalty) / self.n_outputs_ + penalty
 
