@@ -288,6 +288,77 @@ class Case:
         )
 
 
+# Targets for an output, drawn with the rng: a function of (rng, rows, columns).
+Targets = Any
+
+
+@st.composite
+def output_cases(
+    draw: st.DrawFn,
+    output: str,
+    optimizer: Any,
+    dtype: Any,
+    targets: Targets,
+    most_outputs: int,
+    rates: tuple[float, float],
+) -> Case:
+    """A ``Case`` with the ``output`` and ``targets(rng, rows, columns)``, trained by the
+    optimizer ``optimizer(draw)`` returns, with either reduction, batch normalisation (SGD only),
+    dropout, clip, sample weights and validation data drawn, at a rate in ``rates`` (per
+    row of the batch for SGD; a tenth of it for the adaptive optimizers)."""
+    rule = optimizer(draw)
+    sgd = isinstance(rule, tinynet.SGD)
+    activation = draw(st.sampled_from(ACTIVATIONS if dtype is np.float64 else ACTIVATIONS[:2]))
+    batch_norm = draw(st.booleans()) and sgd
+    hidden = draw(st.lists(st.integers(1, 8), min_size=int(batch_norm), max_size=2))
+    layers = [draw(st.integers(1, 6)), *hidden, draw(st.integers(1, most_outputs))]
+    # No batch of two rows with batch normalisation: a unit's two values can be close, and
+    # 1 / their spread multiplies the rounding (test_backends_optimizers.py's no_pairs).
+    n = draw(st.integers(3 if batch_norm else 1, 20))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    X = make_inputs(rng, n, layers[0], scale=draw(st.floats(0.1, 1.0)))
+    mean = draw(st.booleans())
+    batch_size = draw(st.none() | st.integers(3 if batch_norm else 1, n))
+    if batch_norm and batch_size and n % batch_size == 2:
+        batch_size = None
+    rate = draw(st.floats(*rates))
+    if sgd:
+        rate *= ((batch_size or n) if mean else 1) / n
+    options: dict[str, Any] = {
+        "optimizer": rule,
+        "learning_rate": rate if sgd else rate / 10,
+        "reduction": "mean" if mean else "sum",
+        "batch_size": batch_size,
+        "shuffle": draw(st.booleans()),
+        "l2": draw(st.just(0.0) | st.floats(0.0, 0.5)),
+        "dropout": draw(st.just(0.0) | st.floats(0.0, 0.7)) if hidden else 0.0,
+        "clip": draw(st.none() | st.floats(0.01, 1.0)) if activation != "relu" else None,
+    }
+    if draw(st.booleans()):
+        options["sample_weight"] = rng.uniform(0.1, 1.5, size=n)
+    if draw(st.booleans()):
+        n_val = draw(st.integers(1, 8))
+        options["validation_data"] = (
+            make_inputs(rng, n_val, layers[0]),
+            targets(rng, n_val, layers[-1]),
+        )
+    return Case(
+        layers,
+        activation,
+        output,
+        bias=draw(st.booleans()),
+        dtype=dtype,
+        seed=draw(st.integers(0, 2**32 - 1)),
+        X=X,
+        y=targets(rng, n, layers[-1]),
+        epochs=draw(st.integers(1, 12)),
+        init=draw(st.sampled_from(INITS)),
+        options=options,
+        matmuls=draw(st.sampled_from(["blas", "loops"])),
+        network_options={"batch_norm": True} if batch_norm else {},
+    )
+
+
 def assert_backends_agree(case: Case) -> None:
     """Assert that ``case`` trains in the core as in the reference, within ``tolerance``.
 

@@ -16,13 +16,12 @@ from typing import Any
 import numpy as np
 import pytest
 from helpers import (
-    ACTIVATIONS,
-    INITS,
     Case,
     assert_backends_agree,
     assert_same_state,
     make_inputs,
     matmuls,
+    output_cases,
     small_road,
     tolerance,
 )
@@ -50,63 +49,16 @@ def binary_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     return -(y * np.log(p) + (1 - y) * np.log(1 - p)).sum(axis=1)
 
 
-@st.composite
-def logistic_cases(draw: st.DrawFn, optimizer: str, dtype: Any) -> Case:
-    """A ``Case`` with a logistic output of 0/1 or probability targets, trained by
-    ``optimizer`` with either reduction, batch normalisation, dropout, clip, sample weights
-    and validation data drawn."""
-    activation = draw(st.sampled_from(ACTIVATIONS if dtype is np.float64 else ACTIVATIONS[:2]))
-    batch_norm = draw(st.booleans()) and optimizer == "sgd"
-    hidden = draw(st.lists(st.integers(1, 8), min_size=int(batch_norm), max_size=2))
-    layers = [draw(st.integers(1, 6)), *hidden, draw(st.integers(1, 5))]
-    # No batch of two rows with batch normalisation: a unit's two values can be close, and
-    # 1 / their spread multiplies the rounding (test_backends_optimizers.py's no_pairs).
-    n = draw(st.integers(3 if batch_norm else 1, 20))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+def logistic_targets(rng: np.random.Generator, rows: int, columns: int) -> np.ndarray:
+    """0/1 labels or probabilities, by turns."""
+    if rng.random() < 0.5:
+        return rng.integers(0, 2, size=(rows, columns)).astype(np.float64)
+    return rng.random((rows, columns))
 
-    def targets(rows: int) -> np.ndarray:
-        if draw(st.booleans()):
-            return rng.integers(0, 2, size=(rows, layers[-1])).astype(np.float64)
-        return rng.random((rows, layers[-1]))
 
-    X = make_inputs(rng, n, layers[0], scale=draw(st.floats(0.1, 1.0)))
-    mean = draw(st.booleans())
-    batch_size = draw(st.none() | st.integers(3 if batch_norm else 1, n))
-    if batch_norm and batch_size and n % batch_size == 2:
-        batch_size = None
-    rate = draw(st.floats(0.01, 0.1))
-    if optimizer == "sgd":
-        rate *= ((batch_size or n) if mean else 1) / n
-    options: dict[str, Any] = {
-        "optimizer": OPTIMIZERS[optimizer](draw),
-        "learning_rate": rate if optimizer == "sgd" else rate / 10,
-        "reduction": "mean" if mean else "sum",
-        "batch_size": batch_size,
-        "shuffle": draw(st.booleans()),
-        "l2": draw(st.just(0.0) | st.floats(0.0, 0.5)),
-        "dropout": draw(st.just(0.0) | st.floats(0.0, 0.7)) if hidden else 0.0,
-        "clip": draw(st.none() | st.floats(0.01, 1.0)) if activation != "relu" else None,
-    }
-    if draw(st.booleans()):
-        options["sample_weight"] = rng.uniform(0.1, 1.5, size=n)
-    if draw(st.booleans()):
-        n_val = draw(st.integers(1, 8))
-        options["validation_data"] = (make_inputs(rng, n_val, layers[0]), targets(n_val))
-    return Case(
-        layers,
-        activation,
-        "logistic",
-        bias=draw(st.booleans()),
-        dtype=dtype,
-        seed=draw(st.integers(0, 2**32 - 1)),
-        X=X,
-        y=targets(n),
-        epochs=draw(st.integers(1, 12)),
-        init=draw(st.sampled_from(INITS)),
-        options=options,
-        matmuls=draw(st.sampled_from(["blas", "loops"])),
-        network_options={"batch_norm": True} if batch_norm else {},
-    )
+def logistic_cases(optimizer: str, dtype: Any) -> st.SearchStrategy[Case]:
+    """``Case``s with a logistic output (``helpers.output_cases``)."""
+    return output_cases("logistic", OPTIMIZERS[optimizer], dtype, logistic_targets, 5, (0.01, 0.1))
 
 
 @pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
