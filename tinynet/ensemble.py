@@ -167,26 +167,26 @@ def take(array: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     return array if rows is None else np.take(array, rows, axis=0)
 
 
-def check_alike(networks: Sequence[Network]) -> None:
+def check_alike(networks: Sequence[Network], label: str = "networks[{}]") -> None:
     """Refuse networks that differ in architecture, dtype, backend or init (TypeError for
-    what is not a Network)."""
+    what is not a Network), naming network ``k`` as ``label.format(k)``."""
     for k, network in enumerate(networks):
         if not isinstance(network, Network):
-            raise TypeError(f"networks[{k}] must be a tinynet.Network, got {type(network)}")
+            raise TypeError(f"{label.format(k)} must be a tinynet.Network, got {type(network)}")
     first = networks[0]
+    one = "an ensemble's networks share one architecture"
     for k, network in enumerate(networks[1:], start=1):
         for what in ("layer_sizes", "activation", "output", "bias", "dtype", "backend", "init"):
             if getattr(network, what) != getattr(first, what):
                 raise ValueError(
-                    f"networks[{k}] has {what} {getattr(network, what)!r}, networks[0] "
-                    f"{getattr(first, what)!r}: an ensemble's networks share one architecture"
+                    f"{label.format(k)} has {what} {getattr(network, what)!r}, "
+                    f"{label.format(0)} {getattr(first, what)!r}: {one}"
                 )
         for what in ("batch_norm", "batch_norm_momentum", "batch_norm_epsilon"):
             mine, theirs = getattr(network._architecture, what), getattr(first._architecture, what)
             if mine != theirs:
                 raise ValueError(
-                    f"networks[{k}] has {what} {mine!r}, networks[0] {theirs!r}: an "
-                    "ensemble's networks share one architecture"
+                    f"{label.format(k)} has {what} {mine!r}, {label.format(0)} {theirs!r}: {one}"
                 )
 
 
@@ -1007,7 +1007,7 @@ batch_norm_epsilon
             member = Network.__new__(Network)
             member._restore(member_state)
             members.append(member)
-        check_alike(members)
+        check_alike(members, "member {}")
         self._members = members
         self.seeds = None if seeds is None else tuple(check_seeds(seeds, len(members)))
         self._lock = threading.RLock()
