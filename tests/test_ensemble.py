@@ -9,18 +9,21 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import pickle
+import signal
 import threading
 import zipfile
 from typing import Any
 
 import numpy as np
 import pytest
-from helpers import ACTIVATIONS, INITS, assert_same_state, make_inputs
+from helpers import ACTIVATIONS, INITS, assert_same_state, make_inputs, matmuls
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinynet
+from benchmarks import ensemble as bench
 from tinynet import _plan
 
 OUTPUTS = ("sigmoid", "linear", "softmax", "logistic", "poisson")
@@ -185,6 +188,9 @@ def ensemble_cases(draw: st.DrawFn) -> dict[str, Any]:
         "options": options,
         "members": members,
         "n_threads": draw(st.sampled_from([1, 2])),
+        # Every product to BLAS, none, or by size: the members on other threads run with
+        # the caller's choice.
+        "matmuls": draw(st.sampled_from(["blas", "loops", "default"])),
     }
 
 
@@ -237,8 +243,9 @@ def train_together(case: dict[str, Any], diverged: list[int]) -> tinynet.Ensembl
 @settings(max_examples=60, deadline=None)
 @given(ensemble_cases())
 def test_every_member_ends_where_its_network_ends_alone(case: dict[str, Any]) -> None:
-    networks, diverged = train_alone(case)
-    ensemble = train_together(case, diverged)
+    with matmuls(case["matmuls"]):
+        networks, diverged = train_alone(case)
+        ensemble = train_together(case, diverged)
     assert len(ensemble) == len(networks)
     for member, alone in zip(ensemble.members, networks, strict=True):
         states_equal(member, alone)
@@ -759,3 +766,31 @@ def test_a_failed_save_leaves_the_old_file_whole(tmp_path, monkeypatch) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ens.tinynet"]
     monkeypatch.undo()
     assert_same_ensemble(tinynet.Ensemble.load(path), old)
+
+
+def test_ctrl_c_stops_the_main_threads_member_and_waits_for_the_others() -> None:
+    data = np.random.default_rng(2).standard_normal((64, 16))
+    target = np.random.default_rng(3).random((64, 4))
+    epochs = 40000
+    ens = tinynet.Ensemble([16, 64, 64, 4], 2, seeds=[0, 1])
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ens.fit(data, target, epochs=epochs, learning_rate=1e-4, n_threads=2)
+    finally:
+        timer.cancel()
+    lengths = sorted(len(member.history["loss"]) for member in ens.members)
+    assert 0 < lengths[0] < epochs and lengths[1] == epochs
+    # The interrupted member holds its last completed epoch, as a network interrupted there.
+    k = [len(member.history["loss"]) for member in ens.members].index(lengths[0])
+    net = tinynet.Network([16, 64, 64, 4], seed=k).fit(
+        data, target, epochs=lengths[0], learning_rate=1e-4
+    )
+    states_equal(ens.members[k], net)
+
+
+def test_the_benchmark_runs(capsys) -> None:
+    assert bench.main(["--repeats", "1", "--sweep-epochs", "3", "--digits-epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Ensemble n_threads=2") == 3

@@ -191,9 +191,9 @@ def check_alike(networks: Sequence[Network], label: str = "networks[{}]") -> Non
 
 
 def copy_network(network: Network) -> Network:
-    """An independent copy of ``network``, through its checked state."""
+    """An independent copy of ``network``, through its state (whose arrays are copies)."""
     copy = Network.__new__(Network)
-    copy._restore(check_state(network.__getstate__()))
+    copy._restore(network.__getstate__())
     return copy
 
 
