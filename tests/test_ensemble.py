@@ -355,25 +355,31 @@ def test_members_spread_over_threads_with_the_callers_machine_choices() -> None:
     threads: dict[int, set[int]] = {}
     crossovers: set[int] = set()
     lock = threading.Lock()
+    second = threading.Event()
 
-    def recorder(k):
+    def recorder(k, n_threads):
         def record(network, epoch, logs):
             with lock:
                 threads.setdefault(k, set()).add(threading.get_ident())
                 crossovers.add(_plan.choices().blas_crossover)
+            if k == 1:
+                second.set()
+            if k == 0 and n_threads == 2:  # the other thread takes member 1 meanwhile
+                assert second.wait(10)
 
         return record
 
     for n_threads, expected in ((1, 1), (2, 2)):
         threads.clear()
         crossovers.clear()
+        second.clear()
         with _plan.forced(blas_crossover=12345):
             ensemble(6).fit(
                 X,
                 Y,
                 epochs=300,
                 learning_rate=0.01,
-                callbacks=[[recorder(k)] for k in range(6)],
+                callbacks=[[recorder(k, n_threads)] for k in range(6)],
                 n_threads=n_threads,
             )
         assert all(len(idents) == 1 for idents in threads.values())  # a member stays put
@@ -449,9 +455,19 @@ def test_a_failing_callback_stops_the_fit_at_completed_epochs(error) -> None:
     assert len(members[2].history["loss"]) == 4  # its epochs 0 to 3
     assert_same_state(members[3].__getstate__(), before[3])  # not started
     # With two threads, the member in the other thread finishes its fit.
+    started = threading.Event()
+
+    def fail_once_the_other_runs(network, epoch, logs):
+        if epoch == 3:
+            assert started.wait(10)
+            raise error
+
+    def starting(network, epoch, logs):
+        started.set()
+
     ens = ensemble(2)
     with pytest.raises(type(error)):
-        ens.fit(X, Y, epochs=200, callbacks=[[fail_at_epoch_3], None], n_threads=2)
+        ens.fit(X, Y, epochs=200, callbacks=[[fail_once_the_other_runs], [starting]], n_threads=2)
     assert [len(m.history["loss"]) for m in ens.members] == [4, 200]
 
 
