@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ def compare(
         run()
     times: dict[str, list[float]] = {label: [] for label in contenders}
     for _ in range(repeats):
-        results = {}
+        results: dict[str, Any] = {}
         for label, run in contenders.items():
             seconds, results[label] = timed(run)
             times[label].append(seconds)
@@ -88,7 +89,7 @@ def compare(
         for label, result in results.items():
             if label == "loop":
                 continue
-            for member, network in zip(result.members, networks, strict=True):  # type: ignore[attr-defined]
+            for member, network in zip(result.members, networks, strict=True):
                 for a, b in zip(member.weights, network.weights, strict=True):
                     if not np.array_equal(a, b):
                         raise AssertionError(f"{name}: {label} differs from the loop")

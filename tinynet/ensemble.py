@@ -778,7 +778,8 @@ batch_norm_epsilon
             if validation_rows is not None:
                 raise ValueError("give validation_data or validation_rows, not both")
             validation = first._validation_data(options["validation_data"], n_in, n_out)
-            first._check_targets("validation_data[1]", validation[1])
+            if validation is not None:
+                first._check_targets("validation_data[1]", validation[1])
         weights = self._sample_weights(options["sample_weight"], dtype, n_samples)
         callbacks = self._callbacks(options["callbacks"])
 
