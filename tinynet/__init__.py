@@ -36,6 +36,7 @@ except ImportError as error:
 
 from tinynet import schedules
 from tinynet.callbacks import EarlyStopping, ReduceLROnPlateau
+from tinynet.ensemble import Ensemble
 from tinynet.network import Network, load
 from tinynet.optimizers import LBFGS, SGD, Adam, AdamW, RMSprop
 
@@ -45,6 +46,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "EarlyStopping",
+    "Ensemble",
     "Network",
     "RMSprop",
     "ReduceLROnPlateau",
