@@ -176,7 +176,7 @@ N = (4 * 6 + 6 * 3) + 2 * 6
         ({"slots": np.zeros((2, N), np.float32)}, ValueError, "slots must have dtype"),
         ({"slots": [[0.0] * N] * 2}, TypeError, "slots must be a numpy array"),
         ({"statistics": np.zeros(11)}, ValueError, "statistics must have shape"),
-        ({"statistics": np.zeros(12)}, ValueError, "running variance must be positive"),
+        ({"statistics": -np.ones(12)}, ValueError, "running variance must be non-negative"),
         ({"statistics": np.full(12, np.inf)}, ValueError, "statistics holds NaN"),
         ({"updates": -1}, ValueError, "updates must be at least 0"),
         ({"updates": 1.0}, TypeError, "updates must be an integer"),

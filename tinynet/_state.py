@@ -127,8 +127,9 @@ def check_state(state: Any) -> dict[str, Any]:
             raise ValueError(f"slots must have 0 or {N_SLOTS} rows, got {len(slots)}")
         n_statistics = 2 * sum(hidden_sizes(layer_sizes)) if batch_norm else 0
         statistics = check_float_array("statistics", state["statistics"], dtype, (n_statistics,))
-        if any((variance <= 0).any() for _, variance in split_statistics(statistics, layer_sizes)):
-            raise ValueError("statistics: every running variance must be positive")
+        # Zero is a variance (a unit constant over the batch; epsilon keeps the division finite).
+        if any((variance < 0).any() for _, variance in split_statistics(statistics, layer_sizes)):
+            raise ValueError("statistics: every running variance must be non-negative")
         updates = check_int("updates", state["updates"], minimum=0)
         resume = check_resume(state["resume"], fits)
         if resume is None and (len(slots) or updates):

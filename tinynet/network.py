@@ -440,8 +440,10 @@ class Network:
                         f"got {array.shape}"
                     )
                 arrays[name] = array
-            if (arrays["running_var"] <= 0).any():
-                raise ValueError(f"batch_norm[{i}]['running_var'] must be positive")
+            # Zero is a variance (a unit constant over the batch: L-BFGS's full-batch
+            # statistics can hold it); epsilon keeps the division finite.
+            if (arrays["running_var"] < 0).any():
+                raise ValueError(f"batch_norm[{i}]['running_var'] must be non-negative")
             converted.append(arrays)
         if not converted:
             return  # no batch normalisation: nothing to set
