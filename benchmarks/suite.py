@@ -719,7 +719,8 @@ def run_suite(args: argparse.Namespace) -> bool:
     if "threads" in args.only:
         from benchmarks import threads  # imports this module: not at the top
 
-        rows, threads_ok = threads.threads_rows(timing)
+        long_runs = timing if args.quick else replace(timing, target=threads.TARGET)
+        rows, threads_ok = threads.threads_rows(long_runs)
         ok = ok and threads_ok
         title = "Two fits in two threads (ratio: 2.00 is perfect; python -m benchmarks.threads)"
         tables.append((title, threads.HEADER, rows, 2))
