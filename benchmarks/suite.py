@@ -30,9 +30,10 @@ products only.
 For digits and both MNIST shapes the suite also times an epoch's matrix products alone, made
 with numpy's BLAS as numpy's loop makes them: numpy's time over theirs is the most that any
 loop making those products with that BLAS could gain over numpy.
-- ``threads``: two digits-sized networks (float64, seeds 0 and 1) trained in two threads at
-  once against one after the other, with BLAS pinned to one thread if threadpoolctl is
-  installed.
+- ``threads``: two networks (float64, seeds 0 and 1; 512 x 8-16-1 and the digits' shape)
+  trained in two threads at once against one after the other: the core as a user runs it
+  (tinynet puts BLAS on one thread while both fit), with that limiting off, and the core and
+  numpy's loop with BLAS pinned to one thread (:mod:`benchmarks.threads`).
 - ``memory``: the peak memory (tracemalloc) of one epoch of the digits and mnist-batch cases
   against a budget: the inputs, targets and weights plus one batch's layer outputs and deltas.
 
@@ -64,8 +65,7 @@ import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -423,68 +423,6 @@ def speed_case(case: Case, dtype: type, timing: Timing) -> tuple[Result | None, 
     return Result(case, dtype_name, measure(timed, timing)), not problems
 
 
-@contextlib.contextmanager
-def blas_on_one_thread() -> Iterator[str]:
-    """Pin BLAS to one thread (with threadpoolctl); yields a sentence saying what was done."""
-    if threadpoolctl is None:
-        yield "BLAS threads not pinned (threadpoolctl is not installed)"
-        return
-    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        yield "BLAS pinned to one thread with threadpoolctl"
-
-
-# Trains two networks for a number of epochs; gives their weights.
-Pair = Callable[[int], list[list[np.ndarray]]]
-
-
-def one_after_the_other(a: Run, b: Run) -> Pair:
-    """``a``, then ``b``, for the same number of epochs."""
-    return lambda epochs: [a(epochs), b(epochs)]
-
-
-def in_two_threads(pool: ThreadPoolExecutor, a: Run, b: Run) -> Pair:
-    """``a`` and ``b`` for the same number of epochs, at once, in ``pool``'s threads."""
-    return lambda epochs: [f.result() for f in [pool.submit(a, epochs), pool.submit(b, epochs)]]
-
-
-def threads_case(timing: Timing) -> tuple[list[list[str]], str, bool]:
-    """Two digits-sized float64 networks in two threads at once against one after the other.
-
-    Returns the table's rows (core and numpy), a sentence on BLAS threads and whether all
-    went well (the threaded runs must give the sequential runs' weights, bit for bit).
-    """
-    case = CASES["digits"]
-    problems = [make_problem(case, np.float64, seed) for seed in (0, 1)]
-    rows, ok = [], True
-    with blas_on_one_thread() as blas, ThreadPoolExecutor(max_workers=2) as pool:
-        for name, factory in (("core", tinynet_core), ("numpy", numpy_loop)):
-            a, b = (factory(problem) for problem in problems)
-            runs = {
-                "sequential": one_after_the_other(a, b),
-                "threaded": in_two_threads(pool, a, b),
-            }
-            epochs = case.check_epochs
-            if not all(
-                np.array_equal(s, t)
-                for pair in zip(runs["sequential"](epochs), runs["threaded"](epochs), strict=True)
-                for s, t in zip(*pair, strict=True)
-            ):
-                report_errors("threads", {name: "threads changed the weights"})
-                ok = False
-                continue
-            samples = measure(runs, timing)
-            sequential, threaded = (statistics.median(samples[k]) for k in runs)
-            rows.append(
-                [
-                    name,
-                    span(samples["sequential"]),
-                    span(samples["threaded"]),
-                    f"{sequential / threaded:.2f}",
-                ]
-            )
-    return rows, blas, ok
-
-
 def peak_bytes(problem: Problem, factory: Callable[[Problem], Run]) -> int:
     """The inputs, targets and weights plus the peak of what one epoch allocates (tracemalloc).
 
@@ -779,11 +717,13 @@ def run_suite(args: argparse.Namespace) -> bool:
         )
         tables.append((title, header, rows, 2))
     if "threads" in args.only:
-        rows, blas, threads_ok = threads_case(timing)
+        from benchmarks import threads  # imports this module: not at the top
+
+        long_runs = timing if args.quick else replace(timing, target=threads.TARGET)
+        rows, threads_ok = threads.threads_rows(long_runs)
         ok = ok and threads_ok
-        header = ["2 x digits float64", "one after the other ms/epoch", "in two threads ms/epoch"]
-        header += ["ratio"]
-        tables.append((f"Threads (ratio: 2.00 is perfect; {blas})", header, rows, 1))
+        title = "Two fits in two threads (ratio: 2.00 is perfect; python -m benchmarks.threads)"
+        tables.append((title, threads.HEADER, rows, 2))
         progress("threads")
     if "memory" in args.only:
         header = ["case", "dtype", "budget MiB", "core peak MiB", "core / budget"]

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from tinynet import _threads
 from tinynet._optimizers import TrainingState
 from tinynet._progress import Reporter
 from tinynet._random import derive_key
@@ -148,47 +149,50 @@ def run(
         state=state,
         first_epoch=first_epoch,
     )
-    for callback in callbacks:
-        started = getattr(callback, "fit_started", None)
-        if callable(started):
-            started(network, resume)
-    measures = history_keys(validation is not None, training.reduction == "mean")
-    record = np.full((0, len(HISTORY_KEYS)), np.nan)  # one row per epoch, as the trainers fill it
-    reporter = Reporter(epochs, verbose, progress)
-    committed = -1  # the number of epochs behind the network's weights (-1: none yet)
-    diverged = False
-    try:
-        while trainer.epoch < epochs and not diverged:
-            start = trainer.epoch
-            chunk = 1 if callbacks else min(reporter.epochs_until_next(start), MAX_CHUNK)
-            if start + chunk > len(record):
-                record = grown(record, min(epochs, max(2 * len(record), start + chunk)))
-            history = record[start : start + chunk]
-            if rates is None:
-                diverged = trainer.run(chunk, history) < chunk
-            else:
-                epoch_rates = [rates(first_epoch + start + i) for i in range(chunk)]
-                diverged = trainer.run(chunk, history, np.array(epoch_rates)) < chunk
-            done = trainer.epoch
-            if done == start:  # diverged in its first epoch: nothing new to report
-                break
-            logs = logs_of(record[done - 1], measures)
-            reporter.report(done, logs)
-            if callbacks:
-                trained = columns(record[:done], measures)
-                commit(weights.copy(), state_of(trainer), trained, final=False, epochs=done)
-                committed = done
-                # A list, not a generator: every callback sees every epoch, even after one
-                # of them has asked to stop.
-                if any([bool(callback(network, done - 1, logs)) for callback in callbacks]):
+    # Counted as a running fit (tinynet._threads) from fit_started to the final commit.
+    with _threads.fitting(_threads.library_of(trainer)):
+        for callback in callbacks:
+            started = getattr(callback, "fit_started", None)
+            if callable(started):
+                started(network, resume)
+        measures = history_keys(validation is not None, training.reduction == "mean")
+        # One row per epoch, as the trainers fill it.
+        record = np.full((0, len(HISTORY_KEYS)), np.nan)
+        reporter = Reporter(epochs, verbose, progress)
+        committed = -1  # the number of epochs behind the network's weights (-1: none yet)
+        diverged = False
+        try:
+            while trainer.epoch < epochs and not diverged:
+                start = trainer.epoch
+                chunk = 1 if callbacks else min(reporter.epochs_until_next(start), MAX_CHUNK)
+                if start + chunk > len(record):
+                    record = grown(record, min(epochs, max(2 * len(record), start + chunk)))
+                history = record[start : start + chunk]
+                if rates is None:
+                    diverged = trainer.run(chunk, history) < chunk
+                else:
+                    epoch_rates = [rates(first_epoch + start + i) for i in range(chunk)]
+                    diverged = trainer.run(chunk, history, np.array(epoch_rates)) < chunk
+                done = trainer.epoch
+                if done == start:  # diverged in its first epoch: nothing new to report
                     break
-    finally:
-        # Also when interrupted: the weights of the completed epochs (unless committed
-        # already), and a history of its own, no longer a view of the record.
-        kept = weights.copy() if committed != trainer.epoch else None
-        final_history = columns(record[: trainer.epoch], measures, copy=True)
-        commit(kept, state_of(trainer), final_history, final=True, epochs=trainer.epoch)
-        reporter.close()
+                logs = logs_of(record[done - 1], measures)
+                reporter.report(done, logs)
+                if callbacks:
+                    trained = columns(record[:done], measures)
+                    commit(weights.copy(), state_of(trainer), trained, final=False, epochs=done)
+                    committed = done
+                    # A list, not a generator: every callback sees every epoch, even after one
+                    # of them has asked to stop.
+                    if any([bool(callback(network, done - 1, logs)) for callback in callbacks]):
+                        break
+        finally:
+            # Also when interrupted: the weights of the completed epochs (unless committed
+            # already), and a history of its own, no longer a view of the record.
+            kept = weights.copy() if committed != trainer.epoch else None
+            final_history = columns(record[: trainer.epoch], measures, copy=True)
+            commit(kept, state_of(trainer), final_history, final=True, epochs=trainer.epoch)
+            reporter.close()
     if diverged:
         raise FloatingPointError(
             f"training diverged in epoch {trainer.epoch + 1} (a non-finite loss or "

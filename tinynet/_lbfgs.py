@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tinynet import _threads
 from tinynet._fitting import Callback, Commit, columns, grown, logs_of
 from tinynet._layout import split, split_batch_norm, split_statistics
 from tinynet._optimizers import TrainingState
@@ -203,25 +204,31 @@ def run(
             if any([bool(callback(network, done - 1, logs)) for callback in callbacks]):
                 raise StopIteration
 
-    for callback in callbacks:
-        started = getattr(callback, "fit_started", None)
-        if callable(started):
-            started(network, False)
-    try:
-        with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
-            scipy.optimize.minimize(
-                loss_and_gradient,
-                params.astype(np.float64),
-                method="L-BFGS-B",
-                jac=True,
-                callback=iteration,
-                options={"maxiter": epochs, "maxfun": optimizer.max_fun, "gtol": optimizer.tol},
-            )
-    finally:
-        state = TrainingState(np.zeros((0, len(kept)), dtype), 0, running(kept))
-        history: dict[str, Any] = columns(record[:done], measured, copy=True)
-        # Unless a callback has seen them already (and may have changed them, as
-        # EarlyStopping's restore_best does), the weights of the last iteration.
-        final = kept.copy() if committed != done else None
-        commit(final, state, history, final=True, epochs=done)
-        reporter.close()
+    # Counted as a running fit (tinynet._threads) from fit_started to the final commit.
+    with _threads.fitting(_threads.library_of(backend)):
+        for callback in callbacks:
+            started = getattr(callback, "fit_started", None)
+            if callable(started):
+                started(network, False)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+                scipy.optimize.minimize(
+                    loss_and_gradient,
+                    params.astype(np.float64),
+                    method="L-BFGS-B",
+                    jac=True,
+                    callback=iteration,
+                    options={
+                        "maxiter": epochs,
+                        "maxfun": optimizer.max_fun,
+                        "gtol": optimizer.tol,
+                    },
+                )
+        finally:
+            state = TrainingState(np.zeros((0, len(kept)), dtype), 0, running(kept))
+            history: dict[str, Any] = columns(record[:done], measured, copy=True)
+            # Unless a callback has seen them already (and may have changed them, as
+            # EarlyStopping's restore_best does), the weights of the last iteration.
+            final = kept.copy() if committed != done else None
+            commit(final, state, history, final=True, epochs=done)
+            reporter.close()
