@@ -7,9 +7,10 @@ products go to BLAS: above the crossover of 100 multiply-adds), and ``digits``, 
 64-32-10. For each shape, interleaved in every repeat:
 
 - ``core``: ``Network.fit`` as a user runs it, BLAS on its default threads: one fit after the
-  other, then both at once in two threads, where tinynet puts the fits' BLAS on one thread
-  while both run (:mod:`tinynet._threads`);
-- ``core, limit off``: the same two fits in two threads with that limiting turned off;
+  other, then both at once in two threads;
+- ``core, limit on``: the same two fits in two threads with tinynet's limit on
+  (``TINYNET_LIMIT_BLAS_THREADS=1``, :mod:`tinynet._threads`), which puts the fits' BLAS on
+  one thread while both run;
 - ``core, BLAS pinned``: both ways inside ``threadpoolctl``'s limit of one BLAS thread;
 - ``numpy``: the blog's loop in numpy, both ways with BLAS pinned to one thread (numpy's
   products are not tinynet's to limit).
@@ -19,10 +20,11 @@ when the second fit starts, and OpenBLAS's idle threads, woken by the first fit'
 products, then spin for up to about 0.1 s (its thread timeout) on the cores the fits need,
 which fits much shorter than that cannot make up for. The ratio is one after the other's
 median over the two threads' (2.00 is perfect; the ``core,
-limit off`` row shares ``core``'s one-after-the-other samples). The two threads must give the
-weights of one after the other, bit for bit (``core``: within the tests' tolerance, as BLAS on
-one thread may add a product's terms in another order), or the shape is not timed and the
-exit status is 1. ``python -m tinynet bench --only threads`` runs the same through the suite.
+limit on`` row shares ``core``'s one-after-the-other samples). The two threads must give the
+weights of one after the other, bit for bit (``core, limit on``: within the tests' tolerance,
+as BLAS on one thread may add a product's terms in another order), or the shape is not timed
+and the exit status is 1. ``python -m tinynet bench --only threads`` runs the same through the
+suite.
 """
 
 from __future__ import annotations
@@ -94,13 +96,13 @@ def pairs(case: Case, pool: ThreadPoolExecutor) -> dict[str, tuple[Pair, Pair]]:
     def pinned() -> contextlib.AbstractContextManager[object]:
         return blas.limit(limits=1)
 
-    def limit_off() -> contextlib.AbstractContextManager[object]:
-        return _threads.limiting(False)
+    def limit_on() -> contextlib.AbstractContextManager[object]:
+        return _threads.limiting(True)
 
     found: dict[str, tuple[Pair, Pair]] = {}
     for name, factory, block in (
         ("core", tinynet_core, None),
-        ("core, limit off", tinynet_core, limit_off),
+        ("core, limit on", tinynet_core, limit_on),
         ("core, BLAS pinned", tinynet_core, pinned),
         ("numpy, BLAS pinned", numpy_loop, pinned),
     ):
@@ -108,7 +110,7 @@ def pairs(case: Case, pool: ThreadPoolExecutor) -> dict[str, tuple[Pair, Pair]]:
         sequential, threaded = one_after_the_other(a, b), in_two_threads(pool, a, b)
         if block is not None:
             threaded = within(block, threaded)
-            if block is pinned:  # the limit off changes nothing for one fit at a time
+            if block is pinned:  # the limit changes nothing for one fit at a time
                 sequential = within(block, sequential)
         found[name] = (sequential, threaded)
     return found
@@ -128,8 +130,9 @@ def threads_rows(
 ) -> tuple[list[list[str]], bool]:
     """The table's rows for ``shapes``, and whether the threads gave the sequential weights."""
     rows, ok = [], True
-    # The core's fits get BLAS on one thread from when both run: at the digits' size that
-    # adds some of OpenBLAS's sums in another order. Pinned or unlimited, threads change no bit.
+    # With the limit on, the core's fits get BLAS on one thread from when both run: at the
+    # digits' size that adds some of OpenBLAS's sums in another order. Pinned or unlimited,
+    # threads change no bit.
     tolerance = TOL_EPS * float(np.finfo(np.float64).eps)
     with ThreadPoolExecutor(max_workers=2) as pool:
         for shape in shapes:
@@ -139,7 +142,7 @@ def threads_rows(
                 name: f"two threads changed the weights by up to {difference:.3g}"
                 for name, (sequential, threaded) in contenders.items()
                 if (difference := largest_difference(sequential, threaded, case.check_epochs))
-                > (tolerance if name == "core" else 0.0)
+                > (tolerance if name == "core, limit on" else 0.0)
             }
             if wrong:
                 report_errors(f"threads, {case.name}", wrong)
@@ -147,12 +150,12 @@ def threads_rows(
                 continue
             runs: dict[str, Pair] = {}
             for name, (sequential, threaded) in contenders.items():
-                if name != "core, limit off":
+                if name != "core, limit on":
                     runs[f"{name}: sequential"] = sequential
                 runs[f"{name}: threaded"] = threaded
             samples = measure(runs, timing)
             for name in contenders:
-                before = samples[f"{'core' if name == 'core, limit off' else name}: sequential"]
+                before = samples[f"{'core' if name == 'core, limit on' else name}: sequential"]
                 after = samples[f"{name}: threaded"]
                 ratio = statistics.median(before) / statistics.median(after)
                 rows.append([case.name, name, span(before), span(after), f"{ratio:.2f}"])

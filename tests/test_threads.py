@@ -60,6 +60,14 @@ def scipy_file() -> str:
     return name
 
 
+@pytest.fixture(autouse=True)
+def limiting_on() -> Iterator[None]:
+    """The limiting is off by default (it makes a fit's bits depend on the timing of other
+    fits); every test here turns it on, but those of the default and the environment."""
+    with _threads.limiting(True):
+        yield
+
+
 @pytest.fixture
 def counts() -> Iterator[dict[str, int]]:
     """Give each BLAS library a count of its own (2, 3, ...) for the test, in threadpoolctl
@@ -297,7 +305,7 @@ def test_the_limiting_can_be_turned_off(counts):
     assert seen == counts | {NUMPY_FILE: 1}
 
 
-def test_the_environment_turns_the_limiting_off():
+def test_the_limiting_is_off_by_default_and_the_environment_turns_it_on():
     script = (
         "from threadpoolctl import threadpool_limits\n"
         "from tinynet import _core, _threads\n"
@@ -309,8 +317,11 @@ def test_the_environment_turns_the_limiting_off():
     )
     package_parent = os.path.dirname(os.path.dirname(tinynet.__file__))
     printed = {}
-    for value in ("0", "1"):
-        env = dict(os.environ, PYTHONPATH=package_parent, TINYNET_LIMIT_BLAS_THREADS=value)
+    for value in (None, "0", "1"):
+        env = dict(os.environ, PYTHONPATH=package_parent)
+        env.pop("TINYNET_LIMIT_BLAS_THREADS", None)
+        if value is not None:
+            env["TINYNET_LIMIT_BLAS_THREADS"] = value
         result = subprocess.run(
             [sys.executable, "-W", "error", "-c", script],
             env=env,
@@ -321,7 +332,7 @@ def test_the_environment_turns_the_limiting_off():
         )
         assert result.returncode == 0, result.stderr
         printed[value] = result.stdout.strip()
-    assert printed == {"0": "2", "1": "1"}
+    assert printed == {None: "2", "0": "2", "1": "1"}
 
 
 # --- the same bits ------------------------------------------------------------------------

@@ -11,8 +11,14 @@ A user's limit is respected: a library already on one thread (``OPENBLAS_NUM_THR
 ``threadpoolctl.threadpool_limits(1)`` block) is not touched, a count is only ever lowered,
 and on the way back a library whose count someone else changed in the meantime is left as
 they set it. A single fit costs a lock and a counter; threadpoolctl is imported, and the
-libraries found, only when a second fit starts. ``TINYNET_LIMIT_BLAS_THREADS=0`` in the
-environment (read at import) turns this off; :func:`limiting` does for a block.
+libraries found, only when a second fit starts.
+
+It is off unless ``TINYNET_LIMIT_BLAS_THREADS=1`` is in the environment (read at import), or
+:func:`limiting` turns it on for a block: from about the digits' size OpenBLAS sums a
+product's terms in another order on one thread than on two, so a fit that another one
+overlapped for a while would end in other bits than the same fit alone, and a seeded fit's
+result would depend on the timing of other threads. tinynet keeps results reproducible by
+default; the limit is for whoever prefers the speed.
 
 The libraries are found with threadpoolctl, by file: ``"numpy"`` is the OpenBLAS numpy's
 wheel bundles (:mod:`tinynet._blas`), ``"scipy"`` the one scipy's wheel bundles. Where a
@@ -36,11 +42,11 @@ from typing import Any, NamedTuple
 
 from tinynet import _blas
 
-# Where the environment turns the limiting off; any other value, or none, leaves it on.
+# Where the environment turns the limiting on ("1"); any other value, or none, leaves it off.
 ENVIRONMENT = "TINYNET_LIMIT_BLAS_THREADS"
 
 _lock = threading.Lock()
-_enabled = os.environ.get(ENVIRONMENT, "1").strip() != "0"
+_enabled = os.environ.get(ENVIRONMENT, "0").strip() == "1"
 _running: Counter[str] = Counter()  # the fits running, by the BLAS library they use
 # The libraries on one thread because of the fits, with each pool's count before.
 _limited: dict[str, list[tuple[Pool, int]]] = {}
