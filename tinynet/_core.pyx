@@ -564,8 +564,9 @@ cdef class Trainer:
         self.batch_X = workspace(dtype, rows * n_in if s.shuffle else 0)
         self.batch_y = workspace(dtype, rows * n_out if s.shuffle else 0)
         self.batch_w = workspace(dtype, rows if s.shuffle and sample_weight is not None else 0)
-        self.order = np.zeros(n if s.shuffle else 1, dtype=np.intp)
-        self.sort_keys = np.zeros(n if s.shuffle else 1, dtype=np.uint64)
+        # Twice the rows: random_order's radix sort passes between two halves.
+        self.order = np.zeros(2 * n if s.shuffle else 1, dtype=np.intp)
+        self.sort_keys = np.zeros(2 * n if s.shuffle else 1, dtype=np.uint64)
         if validation is None:
             self.X_val = self.y_val = None
             self.val_layers = self.val_delta = workspace(dtype, 0)
