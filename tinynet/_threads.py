@@ -145,12 +145,12 @@ def pools_of(library: str) -> list[Pool]:
 def _find_pools() -> dict[str, list[Pool]]:
     """The thread pools of numpy's and scipy's BLAS (see the module's docstring)."""
     try:
-        from threadpoolctl import ThreadpoolController
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
         blas = ThreadpoolController().select(user_api="blas").lib_controllers
     except Exception:  # without its controllers a library keeps its threads
         return {}
-    import scipy
+    import scipy  # type: ignore[import-untyped]
 
     numpy_files = {path.resolve() for path in _blas.bundled_libraries()}
     scipy_folder = Path(scipy.__file__).resolve().parent

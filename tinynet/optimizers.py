@@ -115,7 +115,7 @@ class Adam(Optimizer):
 
     def __repr__(self) -> str:
         # epsilon_hat only when set, likewise.
-        fields = sorted(dataclasses.fields(self), key=lambda field: field.kw_only)
+        fields = sorted(dataclasses.fields(self), key=lambda field: field.kw_only is True)
         shown = [f for f in fields if f.name != "epsilon_hat" or self.epsilon_hat]
         arguments = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in shown)
         return f"{type(self).__name__}({arguments})"

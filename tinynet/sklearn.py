@@ -190,6 +190,13 @@ class _MultilayerPerceptron(BaseEstimator):  # type: ignore[misc]
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]]
+    # Fitted by the stochastic solvers; None where scikit-learn's are (the measure that
+    # early_stopping does not use).
+    loss_curve_: list[float]
+    validation_scores_: Any
+    best_validation_score_: Any
+    best_loss_: Any
+    _best: Any
 
     def __init__(
         self,
@@ -350,12 +357,12 @@ class _MultilayerPerceptron(BaseEstimator):  # type: ignore[misc]
         self._network: Network | None = None
         self._has_optimizer = False
         if not self._is_lbfgs():
-            self.loss_curve_: list[float] = []
+            self.loss_curve_ = []
             self._no_improvement_count = 0
             if self.early_stopping:
-                self.validation_scores_: list[float] | None = []
-                self.best_validation_score_: float | None = -np.inf
-                self.best_loss_: float | None = None
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
