@@ -450,3 +450,30 @@ def test_pickle_and_joblib_round_trip(tmp_path, iris, Estimator):
         assert_array_equal(loaded.predict_proba(X), estimator.predict_proba(X))
     # The optimizer's state travels too: both go on training alike.
     assert_array_equal(loaded.partial_fit(X, y).predict(X), estimator.partial_fit(X, y).predict(X))
+
+
+def test_a_diverged_partial_fit_leaves_the_estimator_and_starts_a_fresh_optimizer():
+    """A partial_fit that diverges raises scikit-learn's ValueError and leaves the fitted
+    attributes as they were; the network's optimizer state moved with the epochs it
+    trained, so the next partial_fit starts a fresh one (as after a fit)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = X @ [1.0, -2.0, 0.5]
+    reg = TinyNetRegressor(
+        hidden_layer_sizes=(4,), solver="sgd", learning_rate_init=0.01, random_state=0
+    )
+    reg.partial_fit(X, y)
+    coefs = [c.copy() for c in reg.coefs_]
+    with pytest.raises(ValueError, match="non-finite"):
+        reg.partial_fit(1e200 * X, y)
+    for kept, before in zip(reg.coefs_, coefs, strict=True):
+        np.testing.assert_array_equal(kept, before)
+    assert not reg._has_optimizer
+    fresh = TinyNetRegressor(
+        hidden_layer_sizes=(4,), solver="sgd", learning_rate_init=0.01, random_state=0
+    ).partial_fit(X, y)
+    fresh._has_optimizer = False  # as after the failure: a new optimizer from these weights
+    reg.partial_fit(X, y)
+    fresh.partial_fit(X, y)
+    for a, b in zip(reg.coefs_ + reg.intercepts_, fresh.coefs_ + fresh.intercepts_, strict=True):
+        np.testing.assert_array_equal(a, b)

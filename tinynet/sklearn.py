@@ -405,11 +405,18 @@ class _MultilayerPerceptron(BaseEstimator):  # type: ignore[misc]
         the estimator keeps the attributes it had; an interrupted fit (Ctrl-C) keeps its
         completed epochs, with a warning, as scikit-learn's."""
         saved = dict(self.__dict__)
+        network = saved.get("_network")
+        history = None if network is None else network.history
         try:
             return self._fit_checked(X, y, sample_weight, incremental)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
+            if network is not None and network.history is not history:
+                # The network trained some epochs before the failure: its weights follow
+                # coefs_ again at the next use, but its optimizer state is not the one of
+                # coefs_, so the next partial_fit starts a fresh one.
+                self._has_optimizer = False
             raise
 
     def _fit_checked(
