@@ -13,6 +13,7 @@ import os
 import pickle
 import signal
 import threading
+import time
 import zipfile
 from typing import Any
 
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 import tinynet
 from benchmarks import ensemble as bench
 from tinynet import _plan
+from tinynet.ensemble import available_cores
 
 OUTPUTS = ("sigmoid", "linear", "softmax", "logistic", "poisson")
 NETWORK_OPTIONS = (
@@ -810,3 +812,37 @@ def test_the_benchmark_runs(capsys) -> None:
     assert bench.main(["--repeats", "1", "--sweep-epochs", "3", "--digits-epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert out.count("Ensemble n_threads=2") == 3
+
+
+@pytest.mark.parametrize(
+    ("rows", "widths", "one_thread"),
+    [
+        (1800, [64, 32, 10], True),  # 1800 x 64 x 32 multiply-adds: BLAS's own threads
+        (64, [3, 4, 1], False),  # the blog's network: no product near BLAS's threads
+    ],
+)
+def test_by_default_members_with_big_products_take_turns(rows, widths, one_thread) -> None:
+    """``n_threads=None``: members whose products BLAS spreads over its own threads train one
+    after the other in the calling thread; small members spread over the threads."""
+    rng = np.random.default_rng(0)
+    data_X = rng.random((rows, widths[0]))
+    data_y = rng.random((rows, widths[-1]))
+    seen: set[int] = set()
+    lock = threading.Lock()
+
+    def record(network, epoch, logs):
+        with lock:
+            seen.add(threading.get_ident())
+        time.sleep(0.002)  # long enough for a second thread to take a member meanwhile
+
+    tinynet.Ensemble(widths, 4, seeds=range(4)).fit(
+        data_X,
+        data_y,
+        epochs=3,
+        learning_rate=1e-4,
+        callbacks=[[record] for _ in range(4)],
+    )
+    if one_thread:
+        assert seen == {threading.get_ident()}
+    else:
+        assert len(seen) == min(4, available_cores())

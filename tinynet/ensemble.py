@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import io
+import itertools
 import json
 import os
 import secrets
@@ -60,6 +61,11 @@ MEMBER_NAME = "member_{}.tinynet"
 
 # Callbacks that keep the state of one fit: one instance cannot serve two members.
 STATEFUL_CALLBACKS = (EarlyStopping, ReduceLROnPlateau)
+
+
+# From about this many multiply-adds (m * n * k) OpenBLAS spreads one product over two of its
+# own threads (its rule: 65536 * GEMM_MULTITHREAD_THRESHOLD, 4, per thread).
+THREADED_PRODUCT = 2 * 65536 * 4
 
 
 def available_cores() -> int:
@@ -643,8 +649,10 @@ batch_norm_epsilon
         n_threads : int, optional
             How many threads train members at once, each member's fit being one call into
             the backend that releases the GIL: ``None`` for every core this process may use
-            (``os.sched_getaffinity``, else ``os.cpu_count()``), 1 to train them one after
-            the other in the calling thread. Never more than ``K``.
+            (``os.sched_getaffinity``, else ``os.cpu_count()``), unless a member's matrix
+            products are big enough for BLAS to spread each over its own threads (about
+            2**19 multiply-adds): then one member at a time, its products on every core. 1
+            to train them one after the other in the calling thread. Never more than ``K``.
 
         Returns
         -------
@@ -793,6 +801,8 @@ batch_norm_epsilon
 
         tasks = []
         display = MembersProgress(n_members, progress)
+        widest = max(int(k) * int(j) for k, j in itertools.pairwise(arch.layer_sizes))
+        largest_product = 0  # multiply-adds, of any member's biggest matrix product
         for k, member in enumerate(members):
             member_rows = None if rows is None else rows[k]
             n_k = n_samples if member_rows is None else len(member_rows)
@@ -818,6 +828,8 @@ batch_norm_epsilon
                         raise ValueError("dropout and clip do not apply to optimizer 'lbfgs'")
                 if arch.batch_norm:
                     member._check_batches(n_k, training.batch_size, isinstance(chosen, LBFGS))
+                batch_rows = n_k if isinstance(chosen, LBFGS) else min(training.batch_size, n_k)
+                largest_product = max(largest_product, batch_rows * widest)
                 member_callbacks = member._callbacks(callbacks[k])
                 member_weights = weights[k]
                 if member_weights is not None and member_rows is not None:
@@ -859,6 +871,12 @@ batch_norm_epsilon
                     reduction=reduction,
                 )
             )
+        if options["n_threads"] is None and largest_product >= THREADED_PRODUCT:
+            # Products big enough for BLAS's own threads: members in threads of their own
+            # would compete with them for the cores (two digits-size members in two threads
+            # ran at 0.75x one after the other), so by default they take turns, each
+            # product on every core.
+            n_threads = 1
         return tasks, min(n_threads, n_members), display
 
     @staticmethod
