@@ -112,8 +112,9 @@ inline void softmax_rows(const Machine& m, T* TINYNET_RESTRICT z__nj,
 
 // z__nj = f(z__nj) in place, for a layer of n rows of j units; a softmax also writes its
 // log-probabilities to log_out__nj if given, a poisson output (exp) its input z, the log of
-// its output, which stays finite where exp overflows to inf or underflows to 0. The sigmoid is tested first, outside the
-// switch: inside it the float32 XOR measured 3-4% more instructions and time.
+// its output, which stays finite where exp overflows to inf or underflows to 0. The sigmoid
+// is tested first, outside the switch: inside it the float32 XOR measured 3-4% more
+// instructions and time.
 template <typename T>
 inline void activate(const Machine& m, Activation f, T* TINYNET_RESTRICT z__nj,
                      T* TINYNET_RESTRICT log_out__nj, idx_t n, idx_t j) {

@@ -479,7 +479,8 @@ cdef class Trainer:
         n_out = self.layer_sizes[last]
         units = int(np.sum(self.layer_sizes[1:]))
         hidden_units = units - n_out
-        cdef Py_ssize_t size = self.norm_offsets[last] if architecture.batch_norm else self.offsets[last]
+        cdef Py_ssize_t size = (
+            self.norm_offsets[last] if architecture.batch_norm else self.offsets[last])
         if X.ndim != 2 or n < 1 or X.shape[1] != n_in or y.shape != (n, n_out):
             raise ValueError("X and y do not match the layer sizes")
         if params.shape != (size,) or X.dtype != params.dtype or y.dtype != X.dtype:
@@ -591,10 +592,10 @@ cdef class Trainer:
         ``learning_rate``). Row ``e`` of ``history`` receives its loss and mean absolute
         error (weighted means with sample weights), then (with validation data) the
         validation's, then (with reduction ``"mean"``, whose loss is scikit-learn's, see
-        :class:`tinynet.reference.Trainer`) its L2 penalty. Training stops early, after rolling the weights and the training state
-        back to where the epoch started, at the first epoch with a non-finite measure or
-        weight (it diverged: fewer epochs are returned) or during which a signal handler
-        raised (that exception is raised). :attr:`epoch` counts the epochs completed by
+        :class:`tinynet.reference.Trainer`) its L2 penalty. Training stops early, after
+        rolling the weights and the training state back to where the epoch started, at the
+        first epoch with a non-finite measure or weight (it diverged: fewer epochs are
+        returned) or during which a signal handler raised (that exception is raised). :attr:`epoch` counts the epochs completed by
         every run; :attr:`updates`, and ``state.updates``, the updates taken.
         """
         # A fit with reduction "mean" also fills a fifth column, its L2 penalty.
