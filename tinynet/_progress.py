@@ -23,6 +23,15 @@ def format_metrics(values: dict[str, float]) -> str:
     return "  ".join(f"{name} {values[name]:.6g}" for name in HISTORY_KEYS if name in values)
 
 
+def shows_progress(progress: bool | None, err: TextIO) -> bool:
+    """Whether to show a progress line: ``progress``, or when it is None, whether ``err``
+    is a terminal."""
+    if progress is not None:
+        return progress
+    isatty = getattr(err, "isatty", None)
+    return bool(isatty and isatty())
+
+
 class Reporter:
     """Prints a line every ``verbose`` epochs to ``out``, and keeps a one-line progress
     display on ``err`` when ``progress`` (``None``: when ``err`` is a terminal) for fits
@@ -40,10 +49,7 @@ class Reporter:
         self.verbose = verbose
         self.out = out if out is not None else sys.stdout
         self.err = err if err is not None else sys.stderr
-        if progress is None:
-            isatty = getattr(self.err, "isatty", None)
-            progress = bool(isatty and isatty())
-        self.progress = progress
+        self.progress = shows_progress(progress, self.err)
         self.started = time.perf_counter()
         self.seconds_per_epoch = 0.0
         self.shown = False

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from tinynet._files import MAX_META_BYTES, PLAIN_FLAGS, as_path, read_archive, sync_directory
 from tinynet._files import write_archive as write_network_archive
-from tinynet._progress import PROGRESS_AFTER_SECONDS, format_metrics
+from tinynet._progress import PROGRESS_AFTER_SECONDS, format_metrics, shows_progress
 from tinynet._settings import HISTORY_KEYS, REDUCTIONS
 from tinynet._state import check_state
 from tinynet._validation import (
@@ -226,10 +226,7 @@ class MembersProgress:
     def __init__(self, n_members: int, progress: bool | None, err: TextIO | None = None) -> None:
         self.n_members = n_members
         self.err = err if err is not None else sys.stderr
-        if progress is None:
-            isatty = getattr(self.err, "isatty", None)
-            progress = bool(isatty and isatty())
-        self.progress = progress
+        self.progress = shows_progress(progress, self.err)
         self.started = time.perf_counter()
         self.done = 0
         self.shown = False
