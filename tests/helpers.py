@@ -31,10 +31,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from hypothesis import event
 from hypothesis import strategies as st
 
 import tinynet
-from tinynet import _core
+from tinynet import _core, schedules
 from tinynet._plan import forced
 
 # --- closeness -------------------------------------------------------------------------------
@@ -188,14 +189,17 @@ def make_targets(rng: np.random.Generator, n: int, n_outputs: int, output: str) 
         The source of the draws.
     n, n_outputs : int
         The number of rows and of columns.
-    output : {"sigmoid", "linear", "softmax"}
+    output : {"sigmoid", "linear", "softmax", "logistic"}
         The output layer's activation.
 
     Returns
     -------
     numpy.ndarray
-        One-hot rows for softmax, values in [0, 1) for sigmoid, standard normal for linear.
+        One-hot rows for softmax, values in [0, 1) for sigmoid, 0/1 labels for logistic,
+        standard normal for linear.
     """
+    if output == "logistic":
+        return rng.integers(0, 2, size=(n, n_outputs)).astype(np.float64)
     if output == "softmax":
         return np.eye(n_outputs)[rng.integers(0, n_outputs, size=n)]
     if output == "sigmoid":
@@ -532,3 +536,152 @@ def section_names(data: bytes) -> list[str]:
     names_offset, names_size = sections[shstrndx][4:6]
     names = data[names_offset : names_offset + names_size]
     return [names[s[0] : names.index(b"\0", s[0])].decode() for s in sections]
+
+
+# The optimizers optimizer_cases draws.
+OPTIMIZER_KINDS = ("sgd", "sgd-momentum", "adam", "adamw", "rmsprop", "rmsprop-momentum")
+
+
+def draw_optimizer(draw: st.DrawFn, kind: str, n: int) -> tuple[dict[str, Any], float]:
+    """The fit's optimizer arguments for ``kind`` (one of :data:`OPTIMIZER_KINDS`), with
+    random hyperparameters, and its learning rate (SGD's per row of ``n``)."""
+    if kind.startswith("sgd"):
+        momentum = draw(st.floats(0.1, 0.9)) if kind == "sgd-momentum" else 0.0
+        nesterov = draw(st.booleans()) if momentum else False
+        rate = draw(st.floats(0.01, 0.1)) * (1 - momentum) / n
+        if draw(st.booleans()):
+            options = {"optimizer": tinynet.SGD(momentum=momentum, nesterov=nesterov)}
+        else:
+            options = {"optimizer": "sgd", "momentum": momentum, "nesterov": nesterov}
+        return options, rate
+    epsilon = draw(st.sampled_from([1e-8, 1e-7, 1e-6]) | st.floats(1e-8, 1e-5))
+    if kind in ("adam", "adamw"):
+        hyper = {
+            "beta_1": draw(st.floats(0.5, 0.95)),
+            "beta_2": draw(st.floats(0.9, 0.9999)),
+            "epsilon": epsilon,
+            "epsilon_hat": draw(st.booleans()),
+        }
+        rate = draw(st.floats(1e-3, 0.03))
+        if kind == "adam":
+            return {"optimizer": tinynet.Adam(**hyper)}, rate
+        weight_decay = draw(st.floats(0.0, 0.5))
+        return {"optimizer": tinynet.AdamW(**hyper, weight_decay=weight_decay)}, rate
+    momentum = draw(st.floats(0.1, 0.9)) if kind == "rmsprop-momentum" else 0.0
+    rmsprop = tinynet.RMSprop(rho=draw(st.floats(0.8, 0.999)), epsilon=epsilon, momentum=momentum)
+    return {"optimizer": rmsprop}, draw(st.floats(1e-4, 0.01)) * (1 - momentum)
+
+
+@st.composite
+def optimizer_cases(
+    draw: st.DrawFn,
+    kind: str,
+    batch_norm: bool,
+    weighted: bool,
+    dtype: Any,
+    schedule: str | None,
+    min_epochs: int = 1,
+    reduction: str = "sum",
+    outputs: Sequence[str] = OUTPUTS,
+) -> Case:
+    """A ``Case`` with the optimizer ``kind``, with or without batch normalisation and
+    sample weights, in ``dtype``, with the ``schedule`` and the ``reduction``, its output one
+    of ``outputs``; the rest drawn as ``cases`` draws it (relu in float64 alone, and without
+    clip: see ``cases``)."""
+    adaptive = not kind.startswith("sgd")
+    activations = ACTIVATIONS if dtype is np.float64 else ACTIVATIONS[:2]
+    if batch_norm and adaptive:
+        # A linear layer hands its batch norm's shift straight on to the next layer's batch
+        # norm, which subtracts it: a gradient of rounding noise, which an adaptive optimizer
+        # magnifies as it does Case.noise_driven's (test_torch_oracle.py covers them, marked).
+        activations = tuple(a for a in activations if a != "linear")
+    activation = draw(st.sampled_from(activations))
+    output = draw(st.sampled_from(outputs))
+    # A batch-normalised layer's output does not change with the size of the weights that feed
+    # one of its units (up to its epsilon): their gradient is orthogonal to them, so zero (up
+    # to epsilon and rounding) when that unit has one input, a near-zero an adaptive optimizer
+    # magnifies as it does Case.noise_driven's. Two units at least, then, before one.
+    narrowest = 2 if batch_norm and adaptive else 1
+    hidden = draw(st.lists(st.integers(narrowest, 8), min_size=int(batch_norm), max_size=2))
+    n_outputs = draw(st.integers(2 if output == "softmax" else 1, 5))
+    layers = [draw(st.integers(narrowest, 6)), *hidden, n_outputs]
+    # batch normalisation needs two rows to a batch (a last batch of one joins the one
+    # before it: drawn too, whenever n % batch_size == 1)
+    least = 2 if batch_norm else 1
+    # In a batch of two rows a batch-normalised unit's xhat is +-sqrt(var / (var + eps)),
+    # whatever the weights that feed it (up to eps), and a second such layer's deltas are
+    # opposite in the two rows, so the first's shifts (equal slopes: sigmoid' and tanh' are
+    # even, the shifts start at 0) have no gradient either: gradients of zero up to epsilon
+    # and rounding, which an adaptive optimizer magnifies as it does Case.noise_driven's.
+    # Then no batch of two rows.
+    no_pairs = batch_norm and adaptive
+    n = draw(st.integers(3 if no_pairs else least, 20))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    X = make_inputs(rng, n, layers[0], scale=draw(st.floats(0.1, 1.0)))
+    y = make_targets(rng, n, n_outputs, output)
+    epochs = draw(st.integers(min_epochs, 15))
+    options, rate = draw_optimizer(draw, kind, n)
+    batch_size = draw(st.none() | st.integers(least, n))
+    if no_pairs and 2 in batch_rows(n, batch_size or n):
+        batch_size = None
+    if reduction == "mean" and kind.startswith("sgd"):
+        rate *= batch_size or n  # SGD's rate per row, times the rows the mean divides by
+    if schedule == "cosine":
+        t_max = draw(st.integers(1, epochs))
+        options["learning_rate"] = schedules.cosine(rate, t_max, draw(st.floats(0, 0.5)) * rate)
+    elif schedule == "step":
+        step_size = draw(st.integers(1, 5))
+        options["learning_rate"] = schedules.step(rate, step_size, draw(st.floats(0.1, 0.9)))
+    else:
+        options["learning_rate"] = rate
+    options.update(
+        reduction=reduction,
+        batch_size=batch_size,
+        shuffle=draw(st.booleans()),
+        l2=draw(st.just(0.0) | st.floats(0.0, 0.5)),
+        dropout=draw(st.just(0.0) | st.floats(0.0, 0.7)) if hidden else 0.0,
+        clip=draw(st.none() | st.floats(0.01, 1.0)) if activation != "relu" else None,
+    )
+    if weighted:
+        options["sample_weight"] = rng.uniform(0.1, 1.5, size=n)
+    if draw(st.booleans()):
+        n_val = draw(st.integers(1, 8))
+        options["validation_data"] = (
+            make_inputs(rng, n_val, layers[0]),
+            make_targets(rng, n_val, n_outputs, output),
+        )
+    network_options: dict[str, Any] = {}
+    if batch_norm:
+        network_options = {
+            "batch_norm": True,
+            "batch_norm_momentum": draw(st.floats(0.01, 0.5)),
+            "batch_norm_epsilon": draw(st.floats(1e-5, 1e-2)),
+        }
+        batch_size = options["batch_size"] or n
+        event("batch norm: last row merged", str(n % batch_size == 1 and n > batch_size))
+    for name in ("dropout", "clip", "l2", "validation_data"):
+        event(f"{name} drawn", str(bool(options.get(name))))
+    return Case(
+        layers,
+        activation,
+        output,
+        bias=draw(st.booleans()),
+        dtype=dtype,
+        seed=draw(st.integers(0, 2**32 - 1)),
+        X=X,
+        y=y,
+        epochs=epochs,
+        init=draw(st.sampled_from(INITS)),
+        options=options,
+        matmuls=draw(st.sampled_from(["blas", "loops"])),
+        network_options=network_options,
+    )
+
+
+def batch_rows(n: int, batch_size: int) -> list[int]:
+    """The rows of each batch of an epoch of ``n`` rows with batch normalisation (a last
+    batch of one row joins the one before it)."""
+    rows = [min(batch_size, n - start) for start in range(0, n, batch_size)]
+    if len(rows) > 1 and rows[-1] == 1:
+        rows[-2:] = [rows[-2] + 1]
+    return rows

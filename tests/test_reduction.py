@@ -22,8 +22,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 from helpers import (
-    ACTIVATIONS,
-    INITS,
+    OPTIMIZER_KINDS,
     Case,
     assert_backends_agree,
     assert_same_state,
@@ -31,6 +30,7 @@ from helpers import (
     make_inputs,
     make_targets,
     matmuls,
+    optimizer_cases,
     small_road,
 )
 from hypothesis import given, settings
@@ -40,122 +40,9 @@ import tinynet
 from tinynet._plan import choices, small_road_lanes
 from tinynet._settings import Architecture, Training
 
-KINDS = ("sgd", "sgd-momentum", "adam", "adamw", "rmsprop", "rmsprop-momentum")
+KINDS = OPTIMIZER_KINDS
 OUTPUTS = ("sigmoid", "linear", "softmax", "logistic")
 DTYPES = {"float64": np.float64, "float32": np.float32}
-
-
-def targets(rng: np.random.Generator, n: int, n_outputs: int, output: str) -> np.ndarray:
-    """Targets ``output`` can reach: 0/1 labels for a logistic output, else as
-    ``helpers.make_targets``."""
-    if output == "logistic":
-        return rng.integers(0, 2, size=(n, n_outputs)).astype(np.float64)
-    return make_targets(rng, n, n_outputs, output)
-
-
-def draw_optimizer(draw: st.DrawFn, kind: str, share: float) -> tuple[dict[str, Any], float]:
-    """The fit's optimizer arguments for ``kind`` and its learning rate: SGD's is
-    test_backends_optimizers.py's rate per row times the rows of a batch (``share`` of
-    them), which the mean divides by again; the adaptive ones' as there."""
-    if kind.startswith("sgd"):
-        momentum = draw(st.floats(0.1, 0.9)) if kind == "sgd-momentum" else 0.0
-        nesterov = draw(st.booleans()) if momentum else False
-        sgd = tinynet.SGD(momentum=momentum, nesterov=nesterov)
-        return {"optimizer": sgd}, draw(st.floats(0.01, 0.1)) * (1 - momentum) * share
-    epsilon = draw(st.sampled_from([1e-8, 1e-7, 1e-6]) | st.floats(1e-8, 1e-5))
-    if kind in ("adam", "adamw"):
-        hyper = {
-            "beta_1": draw(st.floats(0.5, 0.95)),
-            "beta_2": draw(st.floats(0.9, 0.9999)),
-            "epsilon": epsilon,
-            "epsilon_hat": draw(st.booleans()),
-        }
-        rate = draw(st.floats(1e-3, 0.03))
-        if kind == "adam":
-            return {"optimizer": tinynet.Adam(**hyper)}, rate
-        return {"optimizer": tinynet.AdamW(**hyper, weight_decay=draw(st.floats(0, 0.5)))}, rate
-    momentum = draw(st.floats(0.1, 0.9)) if kind == "rmsprop-momentum" else 0.0
-    rmsprop = tinynet.RMSprop(rho=draw(st.floats(0.8, 0.999)), epsilon=epsilon, momentum=momentum)
-    return {"optimizer": rmsprop}, draw(st.floats(1e-4, 0.01)) * (1 - momentum)
-
-
-@st.composite
-def mean_cases(draw: st.DrawFn, kind: str, weighted: bool, dtype: Any) -> Case:
-    """A ``Case`` fitting with the reduction ``"mean"``: the optimizer ``kind``, sample
-    weights or not, in ``dtype``; batch normalisation, the output (logistic among them) and
-    the rest drawn (relu in float64 alone, and no clip with it: see ``helpers.cases``)."""
-    batch_norm = draw(st.booleans())
-    adaptive = not kind.startswith("sgd")
-    activations = ACTIVATIONS if dtype is np.float64 else ACTIVATIONS[:2]
-    if batch_norm and adaptive:
-        # As in test_backends_optimizers.py: a linear layer hands its batch norm's shift to
-        # the next batch norm, which subtracts it (a gradient of rounding noise).
-        activations = tuple(a for a in activations if a != "linear")
-    activation = draw(st.sampled_from(activations))
-    output = draw(st.sampled_from(OUTPUTS))
-    # As in test_backends_optimizers.py: no batch-normalised unit of one input, and no batch
-    # of two rows, under an adaptive optimizer (gradients of zero up to rounding).
-    narrowest = 2 if batch_norm and adaptive else 1
-    hidden = draw(st.lists(st.integers(narrowest, 8), min_size=int(batch_norm), max_size=2))
-    n_outputs = draw(st.integers(2 if output == "softmax" else 1, 5))
-    layers = [draw(st.integers(narrowest, 6)), *hidden, n_outputs]
-    no_pairs = batch_norm and adaptive
-    n = draw(st.integers(3 if no_pairs else 2 if batch_norm else 1, 20))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    X = make_inputs(rng, n, layers[0], scale=draw(st.floats(0.1, 1.0)))
-    y = targets(rng, n, n_outputs, output)
-    batch_size = draw(st.none() | st.integers(2 if batch_norm else 1, n))
-    if no_pairs and 2 in batch_rows(n, batch_size or n):
-        batch_size = None
-    options, rate = draw_optimizer(draw, kind, (batch_size or n) / n)
-    options.update(
-        learning_rate=rate,
-        reduction="mean",
-        batch_size=batch_size,
-        shuffle=draw(st.booleans()),
-        l2=draw(st.just(0.0) | st.floats(0.0, 0.5)),
-        dropout=draw(st.just(0.0) | st.floats(0.0, 0.7)) if hidden else 0.0,
-        clip=draw(st.none() | st.floats(0.01, 1.0)) if activation != "relu" else None,
-    )
-    if weighted:
-        options["sample_weight"] = rng.uniform(0.1, 1.5, size=n)
-    if draw(st.booleans()):
-        n_val = draw(st.integers(1, 8))
-        options["validation_data"] = (
-            make_inputs(rng, n_val, layers[0]),
-            targets(rng, n_val, n_outputs, output),
-        )
-    network_options: dict[str, Any] = {}
-    if batch_norm:
-        network_options = {
-            "batch_norm": True,
-            "batch_norm_momentum": draw(st.floats(0.01, 0.5)),
-            "batch_norm_epsilon": draw(st.floats(1e-5, 1e-2)),
-        }
-    return Case(
-        layers,
-        activation,
-        output,
-        bias=draw(st.booleans()),
-        dtype=dtype,
-        seed=draw(st.integers(0, 2**32 - 1)),
-        X=X,
-        y=y,
-        epochs=draw(st.integers(1, 12)),
-        init=draw(st.sampled_from(INITS)),
-        options=options,
-        matmuls=draw(st.sampled_from(["blas", "loops"])),
-        network_options=network_options,
-    )
-
-
-def batch_rows(n: int, batch_size: int) -> list[int]:
-    """The rows of each batch of an epoch with batch normalisation (a last batch of one row
-    joins the one before it)."""
-    rows = [min(batch_size, n - start) for start in range(0, n, batch_size)]
-    if len(rows) > 1 and rows[-1] == 1:
-        rows[-2:] = [rows[-2] + 1]
-    return rows
 
 
 @pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
@@ -165,7 +52,10 @@ def batch_rows(n: int, batch_size: int) -> list[int]:
 @given(data=st.data())
 def test_backends_agree_with_the_mean(kind, weighted, dtype, data):
     """Weights, biases, batch normalisation, the history with its penalty, predictions."""
-    case = data.draw(mean_cases(kind, weighted, dtype))
+    batch_norm = data.draw(st.booleans())
+    case = data.draw(
+        optimizer_cases(kind, batch_norm, weighted, dtype, None, reduction="mean", outputs=OUTPUTS)
+    )
     assert_backends_agree(case)
 
 
@@ -197,7 +87,7 @@ def test_the_history_is_scikit_learns_loss(backend, weighted):
     ``(sum_r w_r * loss_r + l2 / 2 * |W|^2) / W_b``), the weights squared before each
     update, each batch counted ``rows_b`` times, divided by the 11 rows."""
     rng = np.random.default_rng(7)
-    X, y = make_inputs(rng, 11, 3), targets(rng, 11, 2, "logistic")
+    X, y = make_inputs(rng, 11, 3), make_targets(rng, 11, 2, "logistic")
     sample_weight = rng.uniform(0.1, 2.0, size=11) if weighted else None
     l2, rate, epochs = 0.3, 0.5, 3
     net = tinynet.Network(
@@ -281,7 +171,7 @@ def test_loss_and_gradient_mean_is_the_sum_over_the_weight(backend, weighted, ba
     """``loss_and_gradient(reduction="mean")``: the sum's loss and gradients divided by the
     total weight."""
     rng = np.random.default_rng(5)
-    X, y = make_inputs(rng, 10, 3), targets(rng, 10, 2, "logistic")
+    X, y = make_inputs(rng, 10, 3), make_targets(rng, 10, 2, "logistic")
     sample_weight = rng.uniform(0.1, 2.0, size=10) if weighted else None
     net = tinynet.Network([3, 4, 2], output="logistic", bias=True, seed=3, backend=backend,
                           batch_norm=batch_norm)  # fmt: skip
@@ -307,7 +197,7 @@ def test_lbfgs_minimises_the_mean(dtype, weighted):
     objective at its weights (``loss_and_gradient(reduction="mean")``) and its l2 part; and
     the mean's minimum is the sum's (the same function, scaled), reached by both."""
     rng = np.random.default_rng(8 + weighted)
-    X, y = make_inputs(rng, 24, 3), targets(rng, 24, 2, "logistic")
+    X, y = make_inputs(rng, 24, 3), make_targets(rng, 24, 2, "logistic")
     sample_weight = rng.uniform(0.1, 1.5, size=24) if weighted else None
     l2 = 0.05
     options = {"optimizer": "lbfgs", "l2": l2, "sample_weight": sample_weight, "reduction": "mean"}
@@ -356,7 +246,7 @@ def test_resume_with_the_mean_is_one_longer_fit(kind, backend):
     """fit(a) then fit(b, resume=True) ends bit for bit where fit(a + b) ends, the history
     and its penalty too; and through a save and load between them."""
     rng = np.random.default_rng(9)
-    X, y = make_inputs(rng, 13, 3), targets(rng, 13, 2, "logistic")
+    X, y = make_inputs(rng, 13, 3), make_targets(rng, 13, 2, "logistic")
     optimizer = {
         "sgd-momentum": tinynet.SGD(momentum=0.9, nesterov=True),
         "adam": tinynet.Adam(epsilon_hat=True),
@@ -384,7 +274,7 @@ def test_resume_with_the_mean_is_one_longer_fit(kind, backend):
 def test_a_fit_with_the_mean_saves_and_loads(tmp_path):
     """The penalty is part of the history a file and a pickle keep."""
     rng = np.random.default_rng(10)
-    X, y = make_inputs(rng, 9, 3), targets(rng, 9, 2, "logistic")
+    X, y = make_inputs(rng, 9, 3), make_targets(rng, 9, 2, "logistic")
     net = tinynet.Network([3, 4, 2], output="logistic", bias=True, seed=1)
     adam = tinynet.Adam(epsilon_hat=True)
     net.fit(X, y, epochs=4, batch_size=4, l2=0.1, reduction="mean", optimizer=adam,
@@ -505,7 +395,7 @@ def test_an_interrupted_mean_fit_keeps_its_completed_epochs(backend):
     weights, mini-batches): the network is where a fit of exactly the completed epochs
     leaves it, its history with the penalty too, and a resumed fit goes on from there."""
     rng = np.random.default_rng(15)
-    X, y = make_inputs(rng, 50, 4), targets(rng, 50, 3, "logistic")
+    X, y = make_inputs(rng, 50, 4), make_targets(rng, 50, 3, "logistic")
     options = dict(batch_size=8, l2=0.1, optimizer=tinynet.Adam(epsilon_hat=True),
                    learning_rate=1e-3, reduction="mean",
                    sample_weight=rng.uniform(0.5, 1.5, size=50))  # fmt: skip

@@ -595,8 +595,9 @@ cdef class Trainer:
         :class:`tinynet.reference.Trainer`) its L2 penalty. Training stops early, after
         rolling the weights and the training state back to where the epoch started, at the
         first epoch with a non-finite measure or weight (it diverged: fewer epochs are
-        returned) or during which a signal handler raised (that exception is raised). :attr:`epoch` counts the epochs completed by
-        every run; :attr:`updates`, and ``state.updates``, the updates taken.
+        returned) or during which a signal handler raised (that exception is raised).
+        :attr:`epoch` counts the epochs completed by every run; :attr:`updates`, and
+        ``state.updates``, the updates taken.
         """
         # A fit with reduction "mean" also fills a fifth column, its L2 penalty.
         if (epochs < 0 or history.shape[0] < epochs or history.shape[1] > 5
