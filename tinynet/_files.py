@@ -43,6 +43,20 @@ MAX_META_BYTES = 1 << 16
 PathLike = str | os.PathLike[str]
 
 
+# What reading a corrupt, truncated or tampered archive from memory can raise: load turns
+# each into a ValueError naming the file.
+CORRUPT_FILE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,  # RecursionError too, from deeply nested JSON
+    OSError,  # the bytes are in memory: an OSError here is a decoder's, e.g. bz2's
+    zipfile.BadZipFile,
+)
+
+
 def as_path(path: Any) -> str:
     """``path`` (a str or an ``os.PathLike`` of one) as a str."""
     if isinstance(path, (str, os.PathLike)):
@@ -116,16 +130,7 @@ def load_state(path: PathLike) -> dict[str, Any]:
         data = file.read()
     try:
         return check_state(read_archive(data))
-    except (
-        ValueError,
-        TypeError,
-        KeyError,
-        EOFError,
-        NotImplementedError,
-        RuntimeError,  # RecursionError too, from deeply nested JSON
-        OSError,  # the bytes are in memory: an OSError here is a decoder's, e.g. bz2's
-        zipfile.BadZipFile,
-    ) as e:
+    except CORRUPT_FILE_ERRORS as e:
         raise ValueError(f"cannot load {path!r}: {e}") from e
 
 

@@ -31,7 +31,14 @@ from typing import Any, TextIO
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from tinynet._files import MAX_META_BYTES, PLAIN_FLAGS, as_path, read_archive, sync_directory
+from tinynet._files import (
+    CORRUPT_FILE_ERRORS,
+    MAX_META_BYTES,
+    PLAIN_FLAGS,
+    as_path,
+    read_archive,
+    sync_directory,
+)
 from tinynet._files import write_archive as write_network_archive
 from tinynet._progress import PROGRESS_AFTER_SECONDS, format_metrics, shows_progress
 from tinynet._settings import HISTORY_KEYS, REDUCTIONS
@@ -1113,16 +1120,7 @@ batch_norm_epsilon
         try:
             states, seeds = read_ensemble_archive(data)
             ensemble._become(states, seeds)
-        except (
-            ValueError,
-            TypeError,
-            KeyError,
-            EOFError,
-            NotImplementedError,
-            RuntimeError,
-            OSError,
-            zipfile.BadZipFile,
-        ) as error:
+        except CORRUPT_FILE_ERRORS as error:
             raise ValueError(f"cannot load {path!r}: {error}") from error
         return ensemble
 
