@@ -140,6 +140,22 @@ struct Optimizer {
     }
 };
 
+// syn[i] = rule.next(...) for each of `size` parameters, with the gradient scaled (the
+// reduction "mean") or not: the branch is taken once per loop, not per parameter.
+template <typename T, typename Rule>
+TINYNET_ALWAYS_INLINE void adaptive_steps(const Rule& rule, T* TINYNET_RESTRICT syn,
+                                          T* TINYNET_RESTRICT a, T* TINYNET_RESTRICT b,
+                                          const T* TINYNET_RESTRICT step, idx_t size,
+                                          bool decay) {
+    if (rule.scale != T(1)) {
+        for (idx_t i = 0; i < size; ++i)
+            syn[i] = rule.template next<true>(syn[i], step[i], a[i], b[i], decay);
+        return;
+    }
+    for (idx_t i = 0; i < size; ++i)
+        syn[i] = rule.template next<false>(syn[i], step[i], a[i], b[i], decay);
+}
+
 // syn[i] = the next value of each of `size` parameters in place, by the optimizer's rule,
 // with a[i] and b[i] its state (read only where the rule keeps state).
 template <typename T>
@@ -149,23 +165,9 @@ TINYNET_ALWAYS_INLINE void steps_loop(const Optimizer<T>& o, T* TINYNET_RESTRICT
     switch (o.kind) {
         case kAdam:
         case kAdamW:
-            if (o.adam.scale != T(1)) {
-                for (idx_t i = 0; i < size; ++i)
-                    syn[i] = o.adam.template next<true>(syn[i], step[i], a[i], b[i], decay);
-                return;
-            }
-            for (idx_t i = 0; i < size; ++i)
-                syn[i] = o.adam.template next<false>(syn[i], step[i], a[i], b[i], decay);
-            return;
+            return adaptive_steps(o.adam, syn, a, b, step, size, decay);
         case kRmsProp:
-            if (o.rmsprop.scale != T(1)) {
-                for (idx_t i = 0; i < size; ++i)
-                    syn[i] = o.rmsprop.template next<true>(syn[i], step[i], a[i], b[i], decay);
-                return;
-            }
-            for (idx_t i = 0; i < size; ++i)
-                syn[i] = o.rmsprop.template next<false>(syn[i], step[i], a[i], b[i], decay);
-            return;
+            return adaptive_steps(o.rmsprop, syn, a, b, step, size, decay);
         default:
             break;
     }
