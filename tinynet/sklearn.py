@@ -101,13 +101,15 @@ class _EpochMonitor:
         n_samples: int,
         validation: tuple[np.ndarray, Any, np.ndarray | None] | None,
         incremental: bool,
-        adaptive: bool,
+        schedule: str,
     ) -> None:
         self.estimator = estimator
         self.n_samples = n_samples
         self.validation = validation
         self.incremental = incremental
-        self.adaptive = adaptive
+        # The learning-rate schedule (scikit-learn's SGD's; "constant" elsewhere).
+        self.adaptive = schedule == "adaptive"
+        self.invscaling = schedule == "invscaling"
 
     def __call__(self, network: Network, epoch: int, logs: dict[str, float]) -> bool:
         est = self.estimator
@@ -119,7 +121,7 @@ class _EpochMonitor:
         if est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
         self._count_no_improvement(network)
-        if est._learning_rate_schedule() == "invscaling":
+        if self.invscaling:
             est._sgd_rate = float(est.learning_rate_init) / (est.t_ + 1) ** est.power_t
         stop = False
         if est._no_improvement_count > est.n_iter_no_change:
@@ -542,16 +544,13 @@ class _MultilayerPerceptron(BaseEstimator):  # type: ignore[misc]
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         schedule = self._learning_rate_schedule()
-        monitor = _EpochMonitor(
-            self, n_samples, validation, incremental, adaptive=schedule == "adaptive"
-        )
-        constant = schedule == "constant" and self._update_rule() != "sgd"
+        monitor = _EpochMonitor(self, n_samples, validation, incremental, schedule)
         try:
             network.fit(
                 X_train,
                 Y_train.astype(X.dtype),
                 epochs=1 if incremental else self.max_iter,
-                learning_rate=float(self.learning_rate_init) if constant else self._rate,
+                learning_rate=self._sgd_rate if schedule == "constant" else self._rate,
                 batch_size=batch_size,
                 shuffle=bool(self.shuffle),
                 l2=self.alpha,
