@@ -22,6 +22,7 @@ INSTRUCTION_SETS: dict[str, int]
 BOUNDS_CHECKED: bool
 SMALL_MAX_UNITS: int
 SMALL_ROAD_BUILT: bool
+MEMBER_LANES: int
 DEFAULT_BLAS_CROSSOVER: int
 NUMPY_GEMM: Gemm | None
 
@@ -78,6 +79,21 @@ def loss_and_gradient(
     l2: float,
     gradient: npt.NDArray[_Float],
 ) -> float: ...
+def train_members(
+    X: npt.NDArray[_Float],
+    y: npt.NDArray[_Float],
+    params: npt.NDArray[_Float],
+    velocity: npt.NDArray[_Float],
+    architecture: Architecture,
+    learning_rate: npt.NDArray[_Float],
+    momentum: npt.NDArray[_Float],
+    l2: npt.NDArray[_Float],
+    nesterov: bool,
+    clip: float,
+    epochs: int,
+    history: npt.NDArray[np.float64],
+    diverged: npt.NDArray[np.intp],
+) -> int: ...
 def instruction_sets() -> list[str]: ...
 def instruction_set() -> str: ...
 def blas_libraries() -> list[str]: ...

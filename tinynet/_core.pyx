@@ -36,6 +36,7 @@ from tinynet._kernels cimport (
     Activation,
     Fit,
     Gemm,
+    Group,
     Machine,
     Optimizer,
     OptimizerKind,
@@ -59,6 +60,7 @@ from tinynet._kernels cimport (
     kAvailable,
     kBaseline,
     kDefaultCrossover,
+    kLanes,
     kLinear,
     kLogistic,
     kMaxLanes,
@@ -79,6 +81,7 @@ from tinynet._kernels cimport (
     pad_all,
     random_order,
     run_epoch,
+    run_group,
     sgemm64_t,
     sgemm_t,
     sigmoid_all,
@@ -113,6 +116,10 @@ INSTRUCTION_SETS = {"baseline": kBaseline, "x86-64-v3": kX86V3, "x86-64-v4": kX8
 # decides which fits do), and whether this compiler built it.
 SMALL_MAX_UNITS = kMaxLanes
 SMALL_ROAD_BUILT = bool(kAvailable)
+
+# How many members of an ensemble train together across the lanes of a vector
+# (train_members; where the small road is built).
+MEMBER_LANES = kLanes
 
 # Matrix products of at least this many multiply-adds go to BLAS, unless a fit's plan says
 # otherwise (csrc/tinynet_blas.hh).
@@ -969,6 +976,83 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
         if s.momentum != 0:
             unpad_all(fit, net.offsets, padded_v, velocity)
     return completed
+
+
+def train_members(const floating[:, ::1] X, const floating[:, ::1] y,
+                  floating[:, ::1] params, floating[:, ::1] velocity, architecture,
+                  const floating[::1] learning_rate, const floating[::1] momentum,
+                  const floating[::1] l2, bint nesterov, double clip, Py_ssize_t epochs,
+                  double[:, :, ::1] history, Py_ssize_t[::1] diverged):
+    """Train a group of ``MEMBER_LANES`` networks of one small architecture together on the
+    full batch ``X``, ``y`` for ``epochs`` epochs of SGD (csrc/tinynet_road_members.hh):
+    member ``m`` is column ``m`` of ``params`` (rows laid out as a network's parameter
+    vector) and of ``velocity``, with its own ``learning_rate[m]``, ``momentum[m]`` and
+    ``l2[m]``; each ends exactly where its own fit on the small networks' road would.
+
+    ``history[m, e]`` receives member ``m``'s loss and mean absolute error of epoch ``e``.
+    A member whose epoch ``e`` ends with a non-finite measure or weight gets ``diverged[m] =
+    e`` (if it was below 0); its column means nothing after that epoch, the others train
+    on. A signal handler that raises (Ctrl-C, in the main thread) stops the run: its
+    exception propagates, the arrays half-trained.
+    """
+    from tinynet._layout import offsets as synapse_offsets
+    from tinynet._plan import choices
+
+    cdef Machine m = machine_for(choices())
+    cdef const Py_ssize_t[::1] sizes = np.ascontiguousarray(architecture.layer_sizes,
+                                                            dtype=np.intp)
+    cdef Py_ssize_t L = sizes.shape[0] - 1, n = X.shape[0], i, done = 0, units = 0
+    cdef const Py_ssize_t[::1] offsets = checked_offsets(
+        sizes, np.asarray(synapse_offsets([int(k) for k in sizes], architecture.bias)),
+        architecture.bias)
+    if not kAvailable:
+        raise ValueError("this build has no small networks' road")
+    if (X.shape[1] != sizes[0] or y.shape[0] != n or y.shape[1] != sizes[L]
+            or params.shape[0] != offsets[L] or params.shape[1] != kLanes
+            or velocity.shape[0] != offsets[L] or velocity.shape[1] != kLanes
+            or learning_rate.shape[0] != kLanes or momentum.shape[0] != kLanes
+            or l2.shape[0] != kLanes or history.shape[0] != kLanes
+            or history.shape[1] < epochs or history.shape[2] != 2
+            or diverged.shape[0] != kLanes or n < 1 or epochs < 0):
+        raise ValueError("the group's arrays do not match its architecture")
+    if architecture.output not in ("sigmoid", "linear") or architecture.batch_norm:
+        raise ValueError("train_members takes sigmoid or linear outputs, no batch norm")
+    for i in range(1, L + 1):
+        units += sizes[i]
+    dtype = np.asarray(params).dtype
+    cdef floating[::1] layer_buffer = np.zeros(n * units * kLanes, dtype=dtype)
+    cdef floating[::1] delta_buffer = np.zeros(n * units * kLanes, dtype=dtype)
+    cdef vector[floating*] layers, deltas
+    layers.assign(L + 1, NULL)
+    deltas.assign(L + 1, NULL)
+    cdef Py_ssize_t at = 0
+    for i in range(1, L + 1):
+        layers[i] = &layer_buffer[at]
+        deltas[i] = &delta_buffer[at]
+        at += n * sizes[i] * kLanes
+    cdef Group[floating] g
+    g.n_synapses = L
+    g.sizes = &sizes[0]
+    g.offsets = &offsets[0]
+    g.hidden = ACTIVATIONS[architecture.activation]
+    g.output = ACTIVATIONS[architecture.output]
+    g.bias = architecture.bias
+    g.nesterov = nesterov
+    g.clip = <floating>clip
+    g.learning_rate = &learning_rate[0]
+    g.momentum = &momentum[0]
+    g.l2 = &l2[0]
+    cdef SignalClock clock
+    cdef bint watch = threading.current_thread() is threading.main_thread()
+    cdef Py_ssize_t stride = history.shape[1]
+    while done < epochs:
+        with nogil:
+            done += run_group(m.isa, g, &X[0, 0], &y[0, 0], n, &params[0, 0], &velocity[0, 0],
+                              offsets[L], layers.data(), deltas.data(), epochs - done,
+                              &history[0, done, 0], stride, &diverged[0], &clock)
+        if watch:
+            PyErr_CheckSignals()
+    return done
 
 
 cdef class Described:

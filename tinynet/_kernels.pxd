@@ -186,3 +186,26 @@ cdef extern from "tinynet_road_small.hh" namespace "tinynet::small" nogil:
     void run_epoch[T](Isa isa, const Fit[T]& plan, const T* X, const T* y, Py_ssize_t n,
                       const T* weights, T* next, T* velocity, T* const* layers,
                       T* const* deltas, double* abs_error_sum, double* loss_sum) noexcept
+
+
+cdef extern from "tinynet_road_members.hh" namespace "tinynet::members" nogil:
+    const Py_ssize_t kLanes
+
+    cdef cppclass Group[T]:
+        Py_ssize_t n_synapses
+        const Py_ssize_t* sizes
+        const Py_ssize_t* offsets
+        Activation hidden
+        Activation output
+        bint bias
+        bint nesterov
+        T clip
+        const T* learning_rate
+        const T* momentum
+        const T* l2
+
+    Py_ssize_t run_group[T](Isa isa, const Group[T]& g, const T* X, const T* y, Py_ssize_t n,
+                            T* params, T* velocity, Py_ssize_t n_params, T* const* layers,
+                            T* const* deltas, Py_ssize_t epochs, double* history,
+                            Py_ssize_t stride, Py_ssize_t* diverged,
+                            SignalClock* clock) noexcept
