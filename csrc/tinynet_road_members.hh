@@ -281,8 +281,8 @@ struct Lanes {
     }
 
     // Up to `epochs` epochs (fewer if `clock` comes due: the caller looks for signals, then
-    // calls again), epoch e's measures of member m into history[(m * stride + e) * 2] (the
-    // loss) and the next (the mean absolute error). A member whose epoch ends with a
+    // calls again), epoch e's measures of member m into history[2 * m * stride + e] (the
+    // loss) and history[(2 * m + 1) * stride + e] (the mean absolute error). A member whose epoch ends with a
     // non-finite measure or weight gets that epoch in diverged[m] (if it has none yet); its
     // lane trains on, apart, and means nothing after it. Returns the epochs trained.
     template <Activation F>
@@ -303,8 +303,8 @@ struct Lanes {
             lanes_finite(velocity, n_params, moving);
             for (idx_t m = 0; m < kLanes; ++m) {
                 const double loss = 0.5 * squared_sum[m];
-                history[(m * stride + e) * 2] = loss / double(n);
-                history[(m * stride + e) * 2 + 1] = abs_sum[m] / double(n * n_out);
+                history[2 * m * stride + e] = loss / double(n);
+                history[(2 * m + 1) * stride + e] = abs_sum[m] / double(n * n_out);
                 const bool ok = std::isfinite(loss) && std::isfinite(abs_sum[m]) && finite[m] &&
                                 (!momentum[m] || moving[m]);
                 if (!ok && diverged[m] < 0) diverged[m] = e;

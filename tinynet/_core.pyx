@@ -989,7 +989,8 @@ def train_members(const floating[:, ::1] X, const floating[:, ::1] y,
     vector) and of ``velocity``, with its own ``learning_rate[m]``, ``momentum[m]`` and
     ``l2[m]``; each ends exactly where its own fit on the small networks' road would.
 
-    ``history[m, e]`` receives member ``m``'s loss and mean absolute error of epoch ``e``.
+    ``history[m, 0, e]`` and ``history[m, 1, e]`` receive member ``m``'s loss and mean
+    absolute error of epoch ``e``.
     A member whose epoch ``e`` ends with a non-finite measure or weight gets ``diverged[m] =
     e`` (if it was below 0); its column means nothing after that epoch, the others train
     on. A signal handler that raises (Ctrl-C, in the main thread) stops the run: its
@@ -1012,7 +1013,7 @@ def train_members(const floating[:, ::1] X, const floating[:, ::1] y,
             or velocity.shape[0] != offsets[L] or velocity.shape[1] != kLanes
             or learning_rate.shape[0] != kLanes or momentum.shape[0] != kLanes
             or l2.shape[0] != kLanes or history.shape[0] != kLanes
-            or history.shape[1] < epochs or history.shape[2] != 2
+            or history.shape[1] != 2 or history.shape[2] < epochs
             or diverged.shape[0] != kLanes or n < 1 or epochs < 0):
         raise ValueError("the group's arrays do not match its architecture")
     if architecture.output not in ("sigmoid", "linear") or architecture.batch_norm:
@@ -1044,12 +1045,12 @@ def train_members(const floating[:, ::1] X, const floating[:, ::1] y,
     g.l2 = &l2[0]
     cdef SignalClock clock
     cdef bint watch = threading.current_thread() is threading.main_thread()
-    cdef Py_ssize_t stride = history.shape[1]
+    cdef Py_ssize_t stride = history.shape[2]
     while done < epochs:
         with nogil:
             done += run_group(m.isa, g, &X[0, 0], &y[0, 0], n, &params[0, 0], &velocity[0, 0],
                               offsets[L], layers.data(), deltas.data(), epochs - done,
-                              &history[0, done, 0], stride, &diverged[0], &clock)
+                              &history[0, 0, done], stride, &diverged[0], &clock)
         if watch:
             PyErr_CheckSignals()
     return done

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinynet import _core
-from tinynet._fitting import columns
 from tinynet._optimizers import TrainingState
 from tinynet._plan import choices, small_road_lanes
-from tinynet._settings import HISTORY_KEYS, Training, history_keys
+from tinynet._settings import Training, history_keys
 from tinynet.network import Network
 from tinynet.optimizers import Optimizer
 
@@ -107,7 +106,7 @@ def train_group(
     rates = np.array([fit.training.learning_rate for fit in lanes], dtype=dtype)
     momenta = np.array([fit.training.momentum for fit in lanes], dtype=dtype)
     l2s = np.array([fit.training.l2 for fit in lanes], dtype=dtype)
-    history = np.full((LANES, epochs, 2), np.nan)
+    history = np.empty((LANES, 2, epochs))  # every value written, or the group dropped
     diverged = np.full(LANES, -1, dtype=np.intp)
     _core.train_members(
         X,
@@ -142,7 +141,7 @@ def commit(
 ) -> None:
     """Hand member ``fit`` what its own fit would have: ``params``, its velocity as the
     optimizer's state (with momentum), one update per epoch, and the history of
-    ``measures`` (epochs x loss and mean absolute error)."""
+    ``measures`` (the loss, then the mean absolute error, of every epoch)."""
     member = fit.member
     n_params = len(params)
     slots = (
@@ -150,15 +149,9 @@ def commit(
         if fit.training.momentum != 0
         else np.zeros((0, n_params), dtype=member.dtype)
     )
-    record = np.full((epochs, len(HISTORY_KEYS)), np.nan)
-    record[:, :2] = measures
+    # Rows of the group's array, not copies: each member's are its own rows.
+    history = dict(zip(history_keys(False), measures, strict=True))
     state = TrainingState(slots, epochs, np.zeros(0, dtype=member.dtype))
     with member._lock:
         finish = functools.partial(member._commit, fit.optimizer, member._fits, 0, False)
-        finish(
-            params.copy(),
-            state,
-            columns(record, history_keys(False), copy=True),
-            final=True,
-            epochs=epochs,
-        )
+        finish(params.copy(), state, history, final=True, epochs=epochs)

@@ -776,9 +776,7 @@ batch_norm_epsilon
             ) from diverged[members[0]]
         return self
 
-    def _prepare(
-        self, X: Any, y: Any, **options: Any
-    ) -> tuple[list[Task], int, MembersProgress]:
+    def _prepare(self, X: Any, y: Any, **options: Any) -> tuple[list[Task], int, MembersProgress]:
         """Check every argument of :meth:`fit` for every member, as each member's fit would,
         and return the members' fits as tasks, the number of threads and the progress
         display. Nothing is changed."""
