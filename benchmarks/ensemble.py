@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 import tinynet
 from tinynet._blog import XOR_X, XOR_Y
@@ -73,22 +74,29 @@ def timed(run: Callable[[], object]) -> tuple[float, object]:
 
 
 def compare(
-    name: str, contenders: dict[str, Callable[[], object]], repeats: int
+    name: str,
+    contenders: dict[str, Callable[[], object]],
+    repeats: int,
+    one_blas_thread: Sequence[str] = (),
 ) -> dict[str, float]:
     """Median seconds of each contender, interleaved; the ensembles checked against the
-    loop."""
+    loop, bit for bit: those in ``one_blas_thread`` (several threads training members that
+    use BLAS, which then keeps to one thread) against the loop run with BLAS on one
+    thread."""
     for run in contenders.values():  # warm-up, untimed
         run()
+    with threadpool_limits(1, user_api="blas"):
+        on_one_thread = contenders["loop"]() if one_blas_thread else None
     times: dict[str, list[float]] = {label: [] for label in contenders}
     for _ in range(repeats):
         results: dict[str, Any] = {}
         for label, run in contenders.items():
             seconds, results[label] = timed(run)
             times[label].append(seconds)
-        networks = results["loop"]
         for label, result in results.items():
             if label == "loop":
                 continue
+            networks = on_one_thread if label in one_blas_thread else results["loop"]
             for member, network in zip(result.members, networks, strict=True):
                 for a, b in zip(member.weights, network.weights, strict=True):
                     if not np.array_equal(a, b):
@@ -148,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "Ensemble n_threads=2": together([64, 32, 10], seeds, X, y, 2, **options),
             },
             args.repeats,
+            one_blas_thread=["Ensemble n_threads=2"],
         )
     return 0
 

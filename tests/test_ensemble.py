@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import tinynet
 from benchmarks import ensemble as bench
-from tinynet import _plan
+from tinynet import _core, _plan, _threads
 from tinynet.ensemble import available_cores
 
 OUTPUTS = ("sigmoid", "linear", "softmax", "logistic", "poisson")
@@ -815,34 +815,41 @@ def test_the_benchmark_runs(capsys) -> None:
 
 
 @pytest.mark.parametrize(
-    ("rows", "widths", "one_thread"),
+    ("rows", "widths", "held"),
     [
         (1800, [64, 32, 10], True),  # 1800 x 64 x 32 multiply-adds: BLAS's own threads
         (64, [3, 4, 1], False),  # the blog's network: no product near BLAS's threads
     ],
 )
-def test_by_default_members_with_big_products_take_turns(rows, widths, one_thread) -> None:
-    """``n_threads=None``: members whose products BLAS spreads over its own threads train one
-    after the other in the calling thread; small members spread over the threads."""
+def test_by_default_members_spread_over_threads_with_blas_on_one(rows, widths, held) -> None:
+    """``n_threads=None``: the members spread over every core; while members whose products
+    BLAS would spread over its own threads train, BLAS keeps to one thread (and gets its
+    count back after); small members leave BLAS alone."""
+    pools = _threads.pools_of(_threads.library_of(_core))
+    if not pools or available_cores() < 2:
+        pytest.skip("needs two cores and a BLAS whose thread count can be set")
     rng = np.random.default_rng(0)
     data_X = rng.random((rows, widths[0]))
     data_y = rng.random((rows, widths[-1]))
     seen: set[int] = set()
+    counts: set[int | None] = set()
     lock = threading.Lock()
 
     def record(network, epoch, logs):
         with lock:
             seen.add(threading.get_ident())
+            counts.add(pools[0].get())
         time.sleep(0.002)  # long enough for a second thread to take a member meanwhile
 
-    tinynet.Ensemble(widths, 4, seeds=range(4)).fit(
-        data_X,
-        data_y,
-        epochs=3,
-        learning_rate=1e-4,
-        callbacks=[[record] for _ in range(4)],
-    )
-    if one_thread:
-        assert seen == {threading.get_ident()}
-    else:
-        assert len(seen) == min(4, available_cores())
+    before = pools[0].get()
+    with _threads.limiting(False):
+        tinynet.Ensemble(widths, 4, seeds=range(4)).fit(
+            data_X,
+            data_y,
+            epochs=3,
+            learning_rate=1e-4,
+            callbacks=[[record] for _ in range(4)],
+        )
+    assert len(seen) == min(4, available_cores())
+    assert counts == ({1} if held else {before})
+    assert pools[0].get() == before

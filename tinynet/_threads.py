@@ -48,6 +48,7 @@ ENVIRONMENT = "TINYNET_LIMIT_BLAS_THREADS"
 _lock = threading.Lock()
 _enabled = os.environ.get(ENVIRONMENT, "0").strip() == "1"
 _running: Counter[str] = Counter()  # the fits running, by the BLAS library they use
+_holds: Counter[str] = Counter()  # the blocks holding a library on one thread (holding)
 # The libraries on one thread because of the fits, with each pool's count before.
 _limited: dict[str, list[tuple[Pool, int]]] = {}
 _pools: dict[str, list[Pool]] | None = None  # each library's thread pools, once found
@@ -96,6 +97,28 @@ def limiting(enabled: bool) -> Iterator[None]:
             _enabled = before
 
 
+@contextmanager
+def holding(library: str) -> Iterator[None]:
+    """Hold BLAS library ``library`` on one thread for the block, whatever fits start or
+    end in it (an ensemble training members in several threads: each member's products on
+    one thread from its first to its last, so that its numbers do not depend on when the
+    others ran). Its count comes back as :func:`fitting`'s does, once no block holds it
+    and no two fits need it limited."""
+    with _lock:
+        _holds[library] += 1
+        if library not in _limited:
+            _limited[library] = _one_thread(pools_of(library))
+    try:
+        yield
+    finally:
+        with _lock:
+            _holds[library] -= 1
+            if not _holds[library]:
+                del _holds[library]
+                if not (_enabled and sum(_running.values()) > 1):
+                    _restore(_limited.pop(library))
+
+
 def _enter(library: str) -> None:
     with _lock:
         _running[library] += 1
@@ -113,7 +136,8 @@ def _leave(library: str) -> None:
         if sum(_running.values()) <= 1:
             # Latest first: where two names share a library, the first holds its count.
             for name in reversed(list(_limited)):
-                _restore(_limited.pop(name))
+                if name not in _holds:
+                    _restore(_limited.pop(name))
 
 
 def _one_thread(pools: list[Pool]) -> list[tuple[Pool, int]]:

@@ -6,7 +6,8 @@ a cross-validation. Each member trains exactly as the same network would alone, 
 ensemble is a faster way to write a loop of fits, never a different algorithm: member ``k``
 of ``Ensemble(layers, K, seeds=seeds, **options)`` after ``fit(X, y, rows=rows, **fit_options)``
 holds, bit for bit, what ``Network(layers, seed=seeds[k], **options).fit(X[rows[k]],
-y[rows[k]], **member_k_options)`` holds.
+y[rows[k]], **member_k_options)`` holds (to rounding where BLAS makes a member's products
+and several threads train: see :meth:`Ensemble.fit`'s ``n_threads``).
 
 Members whose fits are small enough for the small networks' road train in groups, one
 compiled call per group, each member in a lane of the vectors (:mod:`tinynet._lanes`); every
@@ -35,6 +36,7 @@ from typing import Any, TextIO
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
+from tinynet import _threads
 from tinynet._files import (
     CORRUPT_FILE_ERRORS,
     MAX_META_BYTES,
@@ -60,7 +62,7 @@ from tinynet._validation import (
     check_seed,
 )
 from tinynet.callbacks import EarlyStopping, ReduceLROnPlateau
-from tinynet.network import Network
+from tinynet.network import BACKENDS, Network
 from tinynet.optimizers import LBFGS, Optimizer, resolve
 
 # The saved file: a zip archive of uncompressed members, ENSEMBLE_META (this module's JSON)
@@ -605,7 +607,9 @@ batch_norm_epsilon
         Member ``k`` ends exactly, bit for bit, where ``Network(layers, seed=seeds[k],
         ...).fit(X[rows[k]], y[rows[k]], epochs=epochs, <member k's options>)`` ends: its
         weights, biases, batch normalisation, optimizer state and history; so does the
-        second fit of an ensemble, as a network's second fit. The options are those of
+        second fit of an ensemble, as a network's second fit. (Members big enough for
+        BLAS's own threads, trained in several threads, end there to rounding: their
+        products are made on one BLAS thread, see ``n_threads``.) The options are those of
         :meth:`tinynet.Network.fit`; those marked *per member* take one value for every
         member or a sequence of ``K`` values, value ``k`` for member ``k``.
 
@@ -671,12 +675,16 @@ batch_norm_epsilon
             a non-empty 1-D array of indices in ``[0, n_samples)`` (negative indices are
             refused). ``None``: every member trains on all of ``X``.
         n_threads : int, optional
-            How many threads train members at once, each member's fit being one call into
-            the backend that releases the GIL: ``None`` for every core this process may use
-            (``os.sched_getaffinity``, else ``os.cpu_count()``), unless a member's matrix
-            products are big enough for BLAS to spread each over its own threads (about
-            2**19 multiply-adds): then one member at a time, its products on every core. 1
-            to train them one after the other in the calling thread. Never more than ``K``.
+            How many threads train members at once, each member's fit (or group of small
+            members, see Notes) being one call into the backend that releases the GIL:
+            ``None`` for every core this process may use (``os.sched_getaffinity``, else
+            ``os.cpu_count()``); 1 to train them one after the other in the calling thread.
+            Never more than there are fits and groups. With several threads and members
+            whose matrix products are big enough for BLAS to spread each over its own
+            threads (about 2**19 multiply-adds), BLAS keeps to one thread while the members
+            train (process-wide, given back after), so that they do not compete for the
+            cores: each member's products are then those of BLAS on one thread, equal to its
+            fit alone to rounding.
 
         Returns
         -------
@@ -718,11 +726,11 @@ batch_norm_epsilon
         freed when it ends, so at most ``n_threads`` such copies exist at a time; likewise
         with ``validation_rows``. Each member keeps its own buffers, as a network does.
 
-        When a member's network uses BLAS (bigger networks), BLAS may run threads of its
-        own inside each member's fit.
+        When a member's network uses BLAS (bigger networks) and the members train one
+        after the other, BLAS may run threads of its own inside each member's fit.
         """
         with self._lock:
-            tasks, n_threads, progress_display = self._prepare(
+            tasks, n_threads, held, progress_display = self._prepare(
                 X,
                 y,
                 epochs=epochs,
@@ -747,7 +755,10 @@ batch_norm_epsilon
                 n_threads=n_threads,
             )
             try:
-                diverged, failures, not_started = train_members(tasks, len(self), n_threads)
+                with contextlib.ExitStack() as one_thread:
+                    for library in held:
+                        one_thread.enter_context(_threads.holding(library))
+                    diverged, failures, not_started = train_members(tasks, len(self), n_threads)
             finally:
                 progress_display.close()
         if failures:
@@ -776,10 +787,13 @@ batch_norm_epsilon
             ) from diverged[members[0]]
         return self
 
-    def _prepare(self, X: Any, y: Any, **options: Any) -> tuple[list[Task], int, MembersProgress]:
+    def _prepare(
+        self, X: Any, y: Any, **options: Any
+    ) -> tuple[list[Task], int, list[str], MembersProgress]:
         """Check every argument of :meth:`fit` for every member, as each member's fit would,
-        and return the members' fits as tasks, the number of threads and the progress
-        display. Nothing is changed."""
+        and return the members' fits as tasks, the number of threads, the BLAS libraries to
+        hold on one thread while they train, and the progress display. Nothing is
+        changed."""
         members = self._members
         n_members = len(members)
         first = members[0]
@@ -936,13 +950,14 @@ batch_norm_epsilon
             )
             tasks.append(Task(tuple(fit.k for fit in group), run))
         tasks.sort(key=lambda task: task.members[0])
-        if options["n_threads"] is None and largest_product >= THREADED_PRODUCT:
-            # Products big enough for BLAS's own threads: members in threads of their own
-            # would compete with them for the cores (two digits-size members in two threads
-            # ran at 0.75x one after the other), so by default they take turns, each
-            # product on every core.
-            n_threads = 1
-        return tasks, min(n_threads, len(tasks)), display
+        n_threads = min(n_threads, len(tasks))
+        held = []
+        if n_threads > 1 and largest_product >= THREADED_PRODUCT:
+            # Products big enough for BLAS's own threads, which members in threads of their
+            # own would compete with for the cores (two digits-size members in two threads
+            # ran at 0.75x one after the other): BLAS keeps to one thread while they train.
+            held = sorted({_threads.library_of(BACKENDS[m.backend]) for m in members})
+        return tasks, n_threads, held, display
 
     @staticmethod
     def _task(
