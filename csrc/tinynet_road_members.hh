@@ -282,9 +282,12 @@ struct Lanes {
 
     // Up to `epochs` epochs (fewer if `clock` comes due: the caller looks for signals, then
     // calls again), epoch e's measures of member m into history[2 * m * stride + e] (the
-    // loss) and history[(2 * m + 1) * stride + e] (the mean absolute error). A member whose epoch ends with a
-    // non-finite measure or weight gets that epoch in diverged[m] (if it has none yet); its
-    // lane trains on, apart, and means nothing after it. Returns the epochs trained.
+    // loss) and history[(2 * m + 1) * stride + e] (the mean absolute error). Returns the
+    // epochs trained. A member whose measures or weights turned non-finite in them gets
+    // diverged[m] = 1: its lane trained on, apart, and means nothing; the caller trains it
+    // again alone, which stops where its own fit stops. The measures are looked at every
+    // epoch, the weights once per call: a weight that overflows stays non-finite (the
+    // velocity cannot overflow without it), so the call's end sees it.
     template <Activation F>
     static TINYNET_ALWAYS_INLINE idx_t run(const Group<T>& g, const T* X, const T* y, idx_t n,
                                            T* params, T* velocity, idx_t n_params,
@@ -293,25 +296,24 @@ struct Lanes {
                                            SignalClock* clock) {
         const idx_t n_out = g.sizes[g.n_synapses];
         double abs_sum[kLanes], squared_sum[kLanes];
-        bool momentum[kLanes];
-        for (idx_t m = 0; m < kLanes; ++m) momentum[m] = g.momentum[m] != T(0);
-        for (idx_t e = 0; e < epochs; ++e) {
+        idx_t e = 0;
+        while (e < epochs) {
             epoch<F>(g, X, y, n, params, velocity, layers, deltas, abs_sum, squared_sum);
-            bool finite[kLanes], moving[kLanes];
-            for (idx_t m = 0; m < kLanes; ++m) finite[m] = moving[m] = true;
-            lanes_finite(params, n_params, finite);
-            lanes_finite(velocity, n_params, moving);
             for (idx_t m = 0; m < kLanes; ++m) {
                 const double loss = 0.5 * squared_sum[m];
                 history[2 * m * stride + e] = loss / double(n);
                 history[(2 * m + 1) * stride + e] = abs_sum[m] / double(n * n_out);
-                const bool ok = std::isfinite(loss) && std::isfinite(abs_sum[m]) && finite[m] &&
-                                (!momentum[m] || moving[m]);
-                if (!ok && diverged[m] < 0) diverged[m] = e;
+                if (!(std::isfinite(loss) && std::isfinite(abs_sum[m]))) diverged[m] = 1;
             }
-            if (clock->due()) return e + 1;
+            ++e;
+            if (clock->due()) break;
         }
-        return epochs;
+        bool finite[kLanes];
+        for (idx_t m = 0; m < kLanes; ++m) finite[m] = true;
+        lanes_finite(params, n_params, finite);
+        for (idx_t m = 0; m < kLanes; ++m)
+            if (!finite[m]) diverged[m] = 1;
+        return e;
     }
 
     static TINYNET_ALWAYS_INLINE idx_t any_run(const Group<T>& g, const T* X, const T* y,

@@ -990,11 +990,10 @@ def train_members(const floating[:, ::1] X, const floating[:, ::1] y,
     ``l2[m]``; each ends exactly where its own fit on the small networks' road would.
 
     ``history[m, 0, e]`` and ``history[m, 1, e]`` receive member ``m``'s loss and mean
-    absolute error of epoch ``e``.
-    A member whose epoch ``e`` ends with a non-finite measure or weight gets ``diverged[m] =
-    e`` (if it was below 0); its column means nothing after that epoch, the others train
-    on. A signal handler that raises (Ctrl-C, in the main thread) stops the run: its
-    exception propagates, the arrays half-trained.
+    absolute error of epoch ``e``. A member whose measures or weights turned non-finite
+    gets ``diverged[m] = 1``: its column means nothing, the others trained on (its fit
+    alone stops where it diverged). A signal handler that raises (Ctrl-C, in the main
+    thread) stops the run: its exception propagates, the arrays half-trained.
     """
     from tinynet._layout import offsets as synapse_offsets
     from tinynet._plan import choices

@@ -107,7 +107,7 @@ def train_group(
     momenta = np.array([fit.training.momentum for fit in lanes], dtype=dtype)
     l2s = np.array([fit.training.l2 for fit in lanes], dtype=dtype)
     history = np.empty((LANES, 2, epochs))  # every value written, or the group dropped
-    diverged = np.full(LANES, -1, dtype=np.intp)
+    diverged = np.zeros(LANES, dtype=np.intp)
     _core.train_members(
         X,
         y,
@@ -125,7 +125,7 @@ def train_group(
     )
     errors: dict[int, FloatingPointError] = {}
     for m, fit in enumerate(group):
-        if diverged[m] < 0:
+        if not diverged[m]:
             commit(fit, params[:, m], velocity[:, m], history[m], epochs)
             member_done()
             continue
