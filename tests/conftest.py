@@ -1,5 +1,7 @@
 """Fixtures shared by the test modules."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -22,3 +24,21 @@ def backend(request: pytest.FixtureRequest) -> str:
 def dtype(request: pytest.FixtureRequest) -> type:
     """Each supported dtype in turn."""
     return request.param
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A client of a local cluster of two single-threaded worker processes, for the module
+    (skipped without dask.distributed)."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",  # any free port: 8787 may be taken
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

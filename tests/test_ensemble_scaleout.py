@@ -11,7 +11,6 @@ the module and closed with its client at the end.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from pathlib import Path
@@ -42,22 +41,6 @@ def readme_example() -> str:
     blocks = [b for b in re.findall(r"```python\n(.*?)```", section, re.S) if "dask" in b]
     assert len(blocks) == 1, "one Dask example in the section"
     return blocks[0]
-
-
-@pytest.fixture(scope="module")
-def dask_client():
-    """A client of a local cluster of two single-threaded worker processes, for the module."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",  # any free port: 8787 may be taken
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-import logging
 
 import joblib
 import numpy as np
@@ -134,23 +133,6 @@ def test_joblib_backends_give_the_serial_scores(case, backend):
 
 
 # --- Dask ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def dask_client():
-    """A client of a local cluster of two single-threaded worker processes, for the module."""
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",  # any free port: 8787 may be taken
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
 
 
 def test_dask_joblib_backend_gives_the_serial_scores(case, dask_client):
