@@ -175,3 +175,35 @@ def test_a_group_that_fails_leaves_its_members_as_they_were() -> None:
     # The two left over train alone, in turn after the group: never started.
     for k in (8, 9):
         assert_same_state(after[k], before[k])
+
+
+def test_a_group_failing_in_a_member_trained_again_alone_keeps_those_before_it() -> None:
+    """Member 3 diverges in its group and is trained again alone, which raises (Ctrl-C):
+    the members before it are trained, those after it are as they were."""
+    rates = [0.05] * 8
+    rates[3] = 5.0  # diverges
+    linear = {"activation": "linear", "output": "linear"}
+    ens = tinynet.Ensemble([3, 4, 1], 8, seeds=range(8), **linear)
+    before = [member.__getstate__() for member in ens.members]
+    alone = [
+        tinynet.Network([3, 4, 1], seed=k, **linear).fit(
+            XOR, XOR_Y, epochs=30, learning_rate=rates[k]
+        )
+        for k in range(3)
+    ]
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tinynet.Network, "fit", interrupted)
+        with pytest.raises(KeyboardInterrupt) as raised:
+            ens.fit(XOR, XOR_Y, epochs=30, learning_rate=rates, n_threads=1)
+    notes = " ".join(getattr(raised.value, "__notes__", []))
+    assert "raised by member 3" in notes
+    assert "members [4, 5, 6, 7] were not trained" in notes
+    after = [member.__getstate__() for member in ens.members]
+    for k in range(3):
+        assert_same_state(after[k], alone[k].__getstate__())
+    for k in range(3, 8):
+        assert_same_state(after[k], before[k])

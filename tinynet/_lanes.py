@@ -92,11 +92,13 @@ def train_group(
     epochs: int,
     nesterov: bool,
     member_done: Callable[[], None],
+    begun: list[int],
 ) -> dict[int, FloatingPointError]:
     """Train ``group`` together and commit each member; returns the errors of the members
-    that diverged (by ensemble index), each trained again alone. An exception from the
-    call (Ctrl-C) leaves every member of the group as it was. ``member_done`` is called
-    for each member committed."""
+    that diverged (by ensemble index), each trained again alone. ``begun`` receives each
+    member (by ensemble index) as its commit or its fit alone begins, and ``member_done``
+    is called for each member committed. An exception from the call (Ctrl-C) leaves every
+    member of the group as it was; one from a fit alone, the members not begun."""
     first = group[0].member
     dtype = first.dtype
     # Lanes beyond the group's members repeat its first one; their results are dropped.
@@ -125,6 +127,7 @@ def train_group(
     )
     errors: dict[int, FloatingPointError] = {}
     for m, fit in enumerate(group):
+        begun.append(fit.k)
         if not diverged[m]:
             commit(fit, params[:, m], velocity[:, m], history[m], epochs)
             member_done()

@@ -267,10 +267,13 @@ class MembersProgress:
 @dataclasses.dataclass(frozen=True)
 class Task:
     """A fit of some members (one, or a group across lanes): ``run`` trains and commits
-    them, and returns the errors of those that diverged, by member."""
+    them, and returns the errors of those that diverged, by member. A group's ``run``
+    records in ``begun`` each member it begins to commit or to train alone, in order (what
+    it changed, should it fail)."""
 
     members: tuple[int, ...]
     run: Callable[[], dict[int, FloatingPointError]]
+    begun: list[int] | None = None
 
 
 def train_members(
@@ -283,11 +286,11 @@ def train_members(
     (a callback's, Ctrl-C) stops new ones from starting, and the running ones finish. Fits
     in other threads cannot be interrupted (the compiled core looks for Ctrl-C in the main
     thread only): after Ctrl-C this waits for them, whatever further Ctrl-C arrives. A
-    group's task that fails leaves all its members as they were.
+    group's task that fails leaves the members it had not begun as they were.
 
     Returns the members that diverged with their errors, the failures in the order they
     happened (with the members of the task that raised, none for one outside any task), and
-    the members not trained (not started, or in a group that failed).
+    the members not trained (not started, or not begun by a group that failed).
     """
     order = iter(range(len(tasks)))
     lock = threading.Lock()
@@ -303,18 +306,22 @@ def train_members(
                 if t is None:
                     return
                 task = tasks[t]
-                started.extend(task.members)
+                if task.begun is None:
+                    started.extend(task.members)
             try:
                 diverged.update(task.run())
             except FloatingPointError as error:
                 diverged[task.members[0]] = error
             except BaseException as error:
-                if len(task.members) > 1:
-                    with lock:
-                        for k in task.members:
-                            started.remove(k)
-                failures.append((task.members, error))
+                # A group that failed changed only the members it had begun, the last of
+                # them being the one whose fit raised.
+                raised_by = task.members if not task.begun else (task.begun[-1],)
+                failures.append((raised_by, error))
                 stop.set()
+            finally:
+                if task.begun is not None:
+                    with lock:
+                        started.extend(task.begun)
 
     # Each thread runs in a copy of the caller's context, so that the machine choices forced
     # there (tinynet._plan.forced) hold for every member.
@@ -939,6 +946,7 @@ batch_norm_epsilon
             if len(group) < MIN_GROUP:
                 tasks.extend(Task((fit.k,), fit.alone) for fit in group)
                 continue
+            begun: list[int] = []
             run = functools.partial(
                 train_group,
                 group,
@@ -947,8 +955,9 @@ batch_norm_epsilon
                 epochs=epochs,
                 nesterov=nesterov,
                 member_done=display.member_done,
+                begun=begun,
             )
-            tasks.append(Task(tuple(fit.k for fit in group), run))
+            tasks.append(Task(tuple(fit.k for fit in group), run, begun))
         tasks.sort(key=lambda task: task.members[0])
         n_threads = min(n_threads, len(tasks))
         held = []
