@@ -633,6 +633,12 @@ def test_from_networks_copies_networks_of_one_architecture() -> None:
         tinynet.Ensemble.from_networks(alone(0))
     with pytest.raises(ValueError, match="networks is empty"):
         tinynet.Ensemble.from_networks([])
+    kept = tinynet.Ensemble.from_networks(nets, seeds=range(3))
+    assert kept.seeds == (0, 1, 2) and "seeds=range(0, 3)" in repr(kept)
+    with pytest.raises(ValueError, match=r"seeds must hold n_members \(3\) seeds"):
+        tinynet.Ensemble.from_networks(nets, seeds=[1, 2])
+    with pytest.raises(ValueError, match=r"seeds\[1\]"):
+        tinynet.Ensemble.from_networks(nets[:2], seeds=[1, -2])
 
 
 def trained(backend: str = "cython") -> tinynet.Ensemble:

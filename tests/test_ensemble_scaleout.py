@@ -92,7 +92,7 @@ def test_the_chunks_combined_are_the_ensemble_of_all_seeds_trained_here(example,
     # Each task's ensemble came back whole: its chunk's seeds, trained.
     results = example["client"].gather(example["futures"])
     assert [ens.seeds for ens in results] == [tuple(chunk.tolist()) for chunk in chunks]
-    assert sweep.seeds is None and len(sweep) == len(seeds)
+    assert sweep.seeds == tuple(seeds) and len(sweep) == len(seeds)
 
     here = example["train"](X, np.eye(10)[labels], seeds)  # one ensemble, in this process
     assert here.seeds == tuple(seeds)

@@ -449,7 +449,7 @@ batch_norm_epsilon
         self._lock = threading.RLock()
 
     @classmethod
-    def from_networks(cls, networks: Sequence[Network]) -> Ensemble:
+    def from_networks(cls, networks: Sequence[Network], *, seeds: Any = None) -> Ensemble:
         """An ensemble of copies of ``networks``, which share one architecture.
 
         Parameters
@@ -459,11 +459,14 @@ batch_norm_epsilon
             backend, init and batch normalisation options. Each is copied with everything
             it holds (weights, history, optimizer state for ``resume``, random state of later
             fits): the member trains on as the network would.
+        seeds : sequence of int, optional
+            The seeds the networks were made with, one each, kept as :attr:`seeds` (a
+            network does not keep its seed, so they are not checked against it).
 
         Returns
         -------
         Ensemble
-            Its :attr:`seeds` are None (a network does not keep its seed).
+            Its :attr:`seeds` are ``seeds``, as a tuple, or None.
 
         Raises
         ------
@@ -478,9 +481,10 @@ batch_norm_epsilon
         if not networks:
             raise ValueError("networks is empty: an ensemble needs at least one network")
         check_alike(networks)
+        kept = None if seeds is None else tuple(check_seeds(seeds, len(networks)))
         ensemble = cls.__new__(cls)
         ensemble._members = [copy_network(network) for network in networks]
-        ensemble.seeds = None
+        ensemble.seeds = kept
         ensemble._lock = threading.RLock()
         return ensemble
 
