@@ -30,9 +30,18 @@ else:
     # -fno-math-errno: exp need not set errno, which lets the compiler vectorise around it.
     # -fno-wrapv undoes the -fwrapv in CPython's CFLAGS: with wrapping signed indices the
     # compiler cannot simplify the kernels' small loops (measured: 1.4x slower on the XOR).
-    # No -ffast-math: it would reorder the sums the reference's numbers depend on; and no
-    # contraction into fused multiply-adds, so that the kernels compiled for each instruction
-    # set (csrc/tinynet_vmath.hh) give identical results.
+    # No -ffast-math: it would reorder the sums the reference's numbers depend on.
+    # -ffp-contract=fast: the compiler fuses a * b + c into one multiply-add where the
+    # instruction set has them, in the kernels compiled for x86-64-v3 and v4 (csrc/
+    # tinynet_platform.hh), not in the SSE2 baseline: results may differ between the baseline
+    # and those two by rounding (v3 and v4 agree bit for bit). Every kernel of a fit runs in
+    # its plan's instruction set, its arithmetic inlined into functions compiled for that
+    # set, so that within one set every road fuses the same multiply-adds and gives the same
+    # bits. clang's default, "on", fuses only within one expression, and the ensemble's lanes
+    # spell the other roads' expressions as several operator calls; with "fast" clang fuses
+    # in its code generator, across statements, as GCC does. avoid-fma-max-bits=0 keeps the
+    # x86 tunings that split chains of multiply-adds from doing so for some vector widths
+    # and not others. MSVC builds (/fp:precise, SSE2, one instruction set) fuse nothing.
     # The inlining limits let GCC inline the whole forward pass into the epoch loop, twice
     # (training and validation); below them the loop measured 5% slower on the XOR.
     extra_compile_args = [
@@ -40,7 +49,8 @@ else:
         "-std=c++17",
         "-fno-math-errno",
         "-fno-wrapv",
-        "-ffp-contract=off",
+        "-ffp-contract=fast",
+        "--param=avoid-fma-max-bits=0",
         "--param=max-inline-insns-single=2000",
         "--param=inline-unit-growth=400",
     ]

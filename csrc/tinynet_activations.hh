@@ -46,15 +46,36 @@ inline T sigmoid_d(T out) {
     return slope<kSigmoid, T>(out);
 }
 
-// Calls body(slope_of) with the slope function of the hidden activation f, so that each
-// kernel taking one is compiled once per activation.
-template <typename T, typename Body>
-inline void with_slope(Activation f, Body body) {
+// The slope of activation F as a function object, for the kernels that take one: inlined
+// wherever they are (a lambda or a function pointer might be left out of line, compiled for
+// SSE2 alone; see run_on, tinynet_platform.hh).
+template <Activation F, typename T>
+struct SlopeOf {
+    template <typename U>
+    TINYNET_ALWAYS_INLINE U operator()(const U& out) const {
+        return slope<F, T>(out);
+    }
+};
+
+// The slopes given (dropout computes them in the forward pass), as a function object.
+struct GivenSlope {
+    template <typename U>
+    TINYNET_ALWAYS_INLINE U operator()(const U& given) const {
+        return given;
+    }
+};
+
+// Kernel::sloped(SlopeOf<F, T>(), args...) for F the hidden activation f, so that each kernel
+// taking a slope is compiled once per activation.
+template <typename T, typename Kernel, typename... Args>
+TINYNET_ALWAYS_INLINE void with_slope(Activation f, Args&&... args) {
     switch (f) {
-        case kTanh: body([](T out) { return slope<kTanh, T>(out); }); break;
-        case kRelu: body([](T out) { return slope<kRelu, T>(out); }); break;
-        case kLinear: body([](T out) { return slope<kLinear, T>(out); }); break;
-        default: body([](T out) { return slope<kSigmoid, T>(out); });
+        case kTanh: Kernel::sloped(SlopeOf<kTanh, T>(), static_cast<Args&&>(args)...); break;
+        case kRelu: Kernel::sloped(SlopeOf<kRelu, T>(), static_cast<Args&&>(args)...); break;
+        case kLinear:
+            Kernel::sloped(SlopeOf<kLinear, T>(), static_cast<Args&&>(args)...);
+            break;
+        default: Kernel::sloped(SlopeOf<kSigmoid, T>(), static_cast<Args&&>(args)...);
     }
 }
 

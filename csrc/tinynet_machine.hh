@@ -1,5 +1,6 @@
-// What one fit runs on, as its plan chose it (tinynet/_plan.py): the elementwise kernels of
-// one instruction set and one BLAS. Every kernel that needs either takes the fit's Machine,
+// What one fit runs on, as its plan chose it (tinynet/_plan.py): one instruction set (its
+// elementwise kernels' table, and the set every other kernel runs in: run_on,
+// tinynet_platform.hh) and one BLAS. Every kernel that needs either takes the fit's Machine,
 // so fits in different threads may choose differently; nothing here is process-wide.
 #ifndef TINYNET_MACHINE_HH
 #define TINYNET_MACHINE_HH

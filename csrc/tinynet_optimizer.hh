@@ -23,16 +23,27 @@ namespace tinynet {
 //                                               (Nesterov's, in the form that needs no
 //                                               gradient at a look-ahead point)
 // The state is one velocity per weight, read and written only with momentum.
+//
+// The forms without and with momentum are two functions, and every road chooses between them
+// outside its loops, never per parameter: with both forms behind one branch, a compiler may
+// compute `learning_rate * step` once above it, and then cannot fuse the plain form's
+// multiply-add, in one road and not in another.
 template <typename T>
 struct Sgd {
     T learning_rate, momentum, l2;
     bool nesterov;
 
-    // The next value of `w` (a T or a vector of them), updating `velocity` with momentum.
+    // The next value of `w` (a T or a vector of them) without momentum.
     template <typename U>
-    TINYNET_ALWAYS_INLINE U next(const U& w, U step, U& velocity, bool decay) const {
+    TINYNET_ALWAYS_INLINE U plain(const U& w, U step, bool decay) const {
         if (decay && l2 != T(0)) step -= l2 * w;
-        if (momentum == T(0)) return w + learning_rate * step;
+        return w + learning_rate * step;
+    }
+
+    // The next value of `w` with momentum, updating `velocity`.
+    template <typename U>
+    TINYNET_ALWAYS_INLINE U moving(const U& w, U step, U& velocity, bool decay) const {
+        if (decay && l2 != T(0)) step -= l2 * w;
         velocity = momentum * velocity + learning_rate * step;
         return w + (nesterov ? momentum * velocity + learning_rate * step : velocity);
     }
@@ -172,41 +183,28 @@ TINYNET_ALWAYS_INLINE void steps_loop(const Optimizer<T>& o, T* TINYNET_RESTRICT
             break;
     }
     if (o.sgd.momentum == T(0)) {
-        T unused = T(0);
-        for (idx_t i = 0; i < size; ++i) syn[i] = o.sgd.next(syn[i], step[i], unused, decay);
+        for (idx_t i = 0; i < size; ++i) syn[i] = o.sgd.plain(syn[i], step[i], decay);
         return;
     }
-    for (idx_t i = 0; i < size; ++i) syn[i] = o.sgd.next(syn[i], step[i], a[i], decay);
+    for (idx_t i = 0; i < size; ++i) syn[i] = o.sgd.moving(syn[i], step[i], a[i], decay);
 }
 
 // steps_loop compiled for each instruction set (the square roots and divisions of Adam and
-// RMSprop vectorise across the widest registers); take_steps runs the fit's.
-#define TINYNET_STEP_KERNELS(NAME, TARGET)                                                   \
-    struct NAME {                                                                            \
-        template <typename T>                                                                \
-        TARGET static void run(const Optimizer<T>& o, T* syn, T* a, T* b, const T* step,     \
-                               idx_t size, bool decay) {                                     \
-            steps_loop(o, syn, a, b, step, size, decay);                                     \
-        }                                                                                    \
-    };
-
-TINYNET_STEP_KERNELS(StepsBaseline, )
-#if TINYNET_X86_DISPATCH
-TINYNET_STEP_KERNELS(StepsX86V3, TINYNET_TARGET_V3)
-TINYNET_STEP_KERNELS(StepsX86V4, TINYNET_TARGET_V4)
-#endif
-#undef TINYNET_STEP_KERNELS
+// RMSprop vectorise across the widest registers; the multiply-adds are fused, or not, as on
+// the small networks' road in the same set); take_steps runs the fit's.
+struct Steps {
+    template <typename T>
+    static TINYNET_ALWAYS_INLINE void run(const Optimizer<T>& o, T* syn, T* a, T* b,
+                                          const T* step, idx_t size, bool decay) {
+        steps_loop(o, syn, a, b, step, size, decay);
+    }
+};
 
 // steps_loop in instruction set `isa` (the fit's Machine's).
 template <typename T>
 inline void take_steps(Isa isa, const Optimizer<T>& o, T* syn, T* a, T* b, const T* step,
                        idx_t size, bool decay) {
-#if TINYNET_X86_DISPATCH
-    if (isa == kX86V4) return StepsX86V4::run(o, syn, a, b, step, size, decay);
-    if (isa == kX86V3) return StepsX86V3::run(o, syn, a, b, step, size, decay);
-#endif
-    (void)isa;
-    StepsBaseline::run(o, syn, a, b, step, size, decay);
+    run_on<Steps>(isa, o, syn, a, b, step, size, decay);
 }
 
 }  // namespace tinynet

@@ -18,9 +18,11 @@
 #define TINYNET_ALWAYS_INLINE inline
 #endif
 
-// On x86-64 with GCC or clang, the vectorised code is compiled three times, for x86-64
-// (SSE2), x86-64-v3 (AVX2) and x86-64-v4 (AVX-512), and a fit runs the widest its plan
-// chose: wheels need not assume the build machine's CPU.
+// On x86-64 with GCC or clang, the kernels are compiled three times, for x86-64 (SSE2),
+// x86-64-v3 (AVX2 and FMA) and x86-64-v4 (AVX-512), and a fit runs the widest its plan
+// chose: wheels need not assume the build machine's CPU. The build lets the compiler contract
+// a * b + c into a fused multiply-add (setup.py), which v3 and v4 have and SSE2 has not: the
+// same kernel may round differently in SSE2 than in the other two.
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(_M_X64))
 #define TINYNET_X86_DISPATCH 1
 #define TINYNET_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
@@ -34,6 +36,32 @@
 // crosses a function's ABI: GCC's notes on vector ABIs, issued where the per-unit templates are
 // instantiated, are beside the point.
 #pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+// A running sum's next value, `expression` (the sum plus or minus a product), left a scalar
+// addition: a loop that only adds to one sum is otherwise vectorised by GCC as an in-order
+// reduction, its products computed apart and added one by one, never fused, and the terms
+// left to the loop's remainder fused, so that which terms round twice would depend on the
+// loop's length and the vector width. Every running sum of products in the kernels goes
+// through it, so that each of its multiply-adds is fused where the instruction set has them,
+// as in the roads' sums of vectors. (GCC's barrier keeps the reduction from being recognised;
+// before GCC 12, an empty asm on the sum's register does.)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define TINYNET_RUNNING_SUM(expression) __builtin_assoc_barrier(expression)
+#elif defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__aarch64__))
+#if defined(__x86_64__)
+#define TINYNET_SUM_REGISTER "+x"
+#else
+#define TINYNET_SUM_REGISTER "+w"
+#endif
+#define TINYNET_RUNNING_SUM(expression)                    \
+    __extension__({                                        \
+        auto tinynet_sum_ = (expression);                  \
+        __asm__("" : TINYNET_SUM_REGISTER(tinynet_sum_));  \
+        tinynet_sum_;                                      \
+    })
+#else
+#define TINYNET_RUNNING_SUM(expression) (expression)
 #endif
 
 namespace tinynet {
@@ -57,6 +85,37 @@ inline Isa best_isa() {
     if (v3) return kX86V3;
 #endif
     return kBaseline;
+}
+
+// A kernel compiled once per instruction set: Kernel::run(args...) inlined into a function
+// of each set's, run_on(isa, args...) calling the one for `isa` (which the CPU must run).
+// Every road of a fit must compute alike in its instruction set, so each kernel's arithmetic
+// is inlined into these functions: Kernel::run, and everything it calls that computes, is
+// TINYNET_ALWAYS_INLINE (a function left out of line would be compiled for SSE2 alone, and
+// round without fused multiply-adds where the other roads fuse them).
+#define TINYNET_ISA_RUNNER(NAME, TARGET)                                                      \
+    struct NAME {                                                                             \
+        template <typename Kernel, typename... Args>                                          \
+        TARGET static auto run(Args&&... args) {                                              \
+            return Kernel::run(static_cast<Args&&>(args)...);                                 \
+        }                                                                                     \
+    };
+
+TINYNET_ISA_RUNNER(OnBaseline, )
+#if TINYNET_X86_DISPATCH
+TINYNET_ISA_RUNNER(OnX86V3, TINYNET_TARGET_V3)
+TINYNET_ISA_RUNNER(OnX86V4, TINYNET_TARGET_V4)
+#endif
+#undef TINYNET_ISA_RUNNER
+
+template <typename Kernel, typename... Args>
+inline auto run_on(Isa isa, Args&&... args) {
+#if TINYNET_X86_DISPATCH
+    if (isa == kX86V4) return OnX86V4::run<Kernel>(static_cast<Args&&>(args)...);
+    if (isa == kX86V3) return OnX86V3::run<Kernel>(static_cast<Args&&>(args)...);
+#endif
+    (void)isa;
+    return OnBaseline::run<Kernel>(static_cast<Args&&>(args)...);
 }
 
 }  // namespace tinynet

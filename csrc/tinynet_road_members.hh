@@ -9,8 +9,9 @@
 // from the same products, and what is done to each value (the activations and slopes of
 // tinynet_activations.hh and tinynet_vmath.hh, the squared error's delta, the SGD rule of
 // tinynet_optimizer.hh with the member's own learning rate, momentum and L2) is the same
-// operation, lane by lane. Lanes whose member has no momentum or no L2 select the plain
-// update, so no lane ever computes what its single fit would not.
+// operation, lane by lane, in the same instruction set, with the same multiply-adds fused.
+// Lanes whose member has no momentum or no L2 select the plain update, so no lane ever
+// computes what its single fit would not.
 //
 // Layout: parameter i of every member lies in one row of kLanes values (row-major by
 // parameter, as the compact parameter vector, tinynet/_layout.py), and so do the velocity,
@@ -174,11 +175,12 @@ struct Lanes {
             for (idx_t q = 0; q < j; ++q) {
                 const idx_t at = (r * j + q) * kLanes;
                 const V out = load(l + at), error = y[r * j + q] - out;
-                store(delta + at, f == kSigmoid ? error * out.map(slope<kSigmoid, T, typename V::V>) : error);
+                store(delta + at,
+                      f == kSigmoid ? error * out.map(SlopeOf<kSigmoid, T>()) : error);
                 for (idx_t m = 0; m < kLanes; ++m) {
                     const double e = double(error[m]);
                     abs_sum[m] += std::fabs(e);
-                    squared_sum[m] += e * e;
+                    squared_sum[m] = TINYNET_RUNNING_SUM(squared_sum[m] + e * e);
                 }
             }
     }
@@ -195,22 +197,34 @@ struct Lanes {
                     errors += load(next_delta + (r * j + q) * kLanes) *
                               load(syn + (p * j + q) * kLanes);
                 const idx_t at = (r * k + p) * kLanes;
-                store(delta + at, errors * load(l + at).map(slope<F, T, typename V::V>));
+                store(delta + at, errors * load(l + at).map(SlopeOf<F, T>()));
             }
     }
 
-    // The parameter row at `w` takes its step by each member's SGD rule (Sgd::next, lane by
-    // lane: the plain update where a member has no momentum, no L2 where it has none).
-    static TINYNET_ALWAYS_INLINE void take_step(const Group<T>& g, T* w, T* velocity, V step,
-                                                bool decay) {
-        const V rate = load(g.learning_rate), momentum = load(g.momentum), l2 = load(g.l2);
+    // The parameter row at `w` takes its step by each member's SGD rule (Sgd::plain or
+    // Sgd::moving, lane by lane: the plain update where a member has no momentum, no L2 where
+    // it has none). The plain and the moving forms take their rates from two rows (`rates`),
+    // each zero in the other's lanes, so that their products `rate * step` are two values:
+    // one product shared by both forms could not be fused into the plain form's multiply-add
+    // as it is in a member's own fit.
+    static TINYNET_ALWAYS_INLINE void take_step(const Group<T>& g, const V (&rates)[2], T* w,
+                                                T* velocity, V step, bool decay) {
+        const V momentum = load(g.momentum), l2 = load(g.l2);
         const V row = load(w), old = load(velocity);
         if (decay) step = l2.where_nonzero(step - l2 * row, step);
-        const V plain = row + rate * step;
-        const V v = momentum * old + rate * step;
-        const V moved = row + (g.nesterov ? momentum * v + rate * step : v);
+        const V plain = row + rates[0] * step;
+        const V v = momentum * old + rates[1] * step;
+        const V moved = row + (g.nesterov ? momentum * v + rates[1] * step : v);
         store(w, momentum.where_nonzero(moved, plain));
         store(velocity, momentum.where_nonzero(v, old));
+    }
+
+    // The rows of rates take_step reads: each member's rate in the plain form's row if it has
+    // no momentum, in the moving form's if it has, zero in the other.
+    static TINYNET_ALWAYS_INLINE void split_rates(const Group<T>& g, V (&rates)[2]) {
+        const V rate = load(g.learning_rate), momentum = load(g.momentum), zero = V::zero();
+        rates[0] = momentum.where_nonzero(zero, rate);
+        rates[1] = momentum.where_nonzero(rate, zero);
     }
 
     // Synapse i's update, in place (its hidden delta was taken from it already): the step of
@@ -219,6 +233,8 @@ struct Lanes {
     static TINYNET_ALWAYS_INLINE void update(const Group<T>& g, const T* l_prev, bool shared,
                                              const T* delta, T* syn, T* velocity, idx_t n,
                                              idx_t k, idx_t j) {
+        V rates[2];
+        split_rates(g, rates);
         for (idx_t p = 0; p < k; ++p)
             for (idx_t q = 0; q < j; ++q) {
                 V step = V::zero();
@@ -230,14 +246,14 @@ struct Lanes {
                         step += load(l_prev + (r * k + p) * kLanes) * d;
                 }
                 const idx_t at = (p * j + q) * kLanes;
-                take_step(g, syn + at, velocity + at, step, true);
+                take_step(g, rates, syn + at, velocity + at, step, true);
             }
         if (!g.bias) return;
         for (idx_t q = 0; q < j; ++q) {
             V step = V::zero();
             for (idx_t r = 0; r < n; ++r) step += load(delta + (r * j + q) * kLanes);
             const idx_t at = (k * j + q) * kLanes;
-            take_step(g, syn + at, velocity + at, step, false);
+            take_step(g, rates, syn + at, velocity + at, step, false);
         }
     }
 

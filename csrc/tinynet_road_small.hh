@@ -7,12 +7,13 @@
 // inlined into it. A layer's padding holds f(0), but the padding of the weights and of the
 // deltas stays zero: output deltas are written for real units only, the hidden deltas come
 // from the weights' columns (zero beyond the real units), and the columns' steps are masked.
-// Each sum is taken in the same order as in the general kernels' loops, so the two give
-// identical results (the general loop hands bigger products to BLAS, which sums in its own
-// order). What is done to each unit (activations and slopes, tinynet_activations.hh; the
-// output error, tinynet_layer.hh; the update rule, tinynet_optimizer.hh) is the general
-// loop's own code, instantiated here for vectors of lanes: this file holds only the road's
-// traversal of rows and lanes.
+// Each sum is taken in the same order as in the general kernels' loops, and in the same
+// instruction set the general kernels run in (run_on, tinynet_platform.hh), each product
+// fused into its sum, or not, alike: so the two give identical results (the general loop
+// hands bigger products to BLAS, which sums in its own order). What is done to each unit
+// (activations and slopes, tinynet_activations.hh; the output error, tinynet_layer.hh; the
+// update rule, tinynet_optimizer.hh) is the general loop's own code, instantiated here for
+// vectors of lanes: this file holds only the road's traversal of rows and lanes.
 #ifndef TINYNET_SMALL_HH
 #define TINYNET_SMALL_HH
 
@@ -105,11 +106,27 @@ struct Rows {
 
     static TINYNET_ALWAYS_INLINE void store(T* row, const V& v) { std::memcpy(row, &v, sizeof v); }
 
-    // 1 in the first `units` lanes, 0 in the others.
-    static TINYNET_ALWAYS_INLINE V first_lanes(idx_t units) {
-        V mask = {};
-        for (int q = 0; q < W; ++q) mask[q] = q < units ? T(1) : T(0);
+    // A row's bits, to select lanes with.
+    typedef typename vmath::Format<T>::Bits B;
+    typedef B Mask __attribute__((vector_size(W * sizeof(T))));
+
+    // All ones in the first `units` lanes, zeros in the others.
+    static TINYNET_ALWAYS_INLINE Mask first_lanes(idx_t units) {
+        Mask mask = {};
+        for (int q = 0; q < W; ++q) mask[q] = q < units ? ~B(0) : B(0);
         return mask;
+    }
+
+    // v in the lanes of `mask`, zero in the others: a selection, not a product by 1s and 0s,
+    // which the compiler could fuse into the update's multiply-adds where the general loop
+    // has none to fuse.
+    static TINYNET_ALWAYS_INLINE V keep(const V& v, const Mask& mask) {
+        Mask bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        bits &= mask;
+        V kept;
+        std::memcpy(&kept, &bits, sizeof kept);
+        return kept;
     }
 
     // l__nW = f(l_prev__nk . syn + bias), l_prev's rows `stride` apart: dot and add_bias of
@@ -157,17 +174,18 @@ struct Rows {
 
     // The row (of weights, biases or columns) `at` elements into the padded weights takes
     // its step, from `weights` into `next`, by the fit's update rule (decayed if `decay`:
-    // weights, not biases); the velocity is read and written only with momentum.
+    // weights, not biases), with momentum if Moving (the velocity is read and written only
+    // then).
+    template <bool Moving>
     static TINYNET_ALWAYS_INLINE void take_step(const Fit<T>& plan, const T* weights, T* next,
                                                 T* velocity, idx_t at, V step, bool decay) {
         const V row = load(weights + at);
-        if (plan.rule.momentum == T(0)) {
-            V unused = {};
-            store(next + at, plan.rule.next(row, step, unused, decay));
+        if (!Moving) {
+            store(next + at, plan.rule.plain(row, step, decay));
             return;
         }
         V v = load(velocity + at);
-        store(next + at, plan.rule.next(row, step, v, decay));
+        store(next + at, plan.rule.moving(row, step, v, decay));
         store(velocity + at, v);
     }
 
@@ -175,7 +193,8 @@ struct Rows {
     // into `next` (padded weights, at the synapse's offsets `rows` and `columns`): the step
     // of each row is l_prev__nkᵀ . delta__nW, and the biases' the column sums. Synapses
     // above the first (columns > 0) also have their columns updated, a column at a time:
-    // the same sums of the same products, so the same values.
+    // the same sums of the same products, so the same values. Moving: with momentum.
+    template <bool Moving>
     static TINYNET_ALWAYS_INLINE void update(const Fit<T>& plan, const T* l_prev__nk,
                                              idx_t stride, const T* delta__nW, const T* weights,
                                              T* next, T* velocity, idx_t rows, idx_t columns,
@@ -184,22 +203,37 @@ struct Rows {
             V step = {};
             for (idx_t r = 0; r < n; ++r)
                 step += l_prev__nk[r * stride + p] * load(delta__nW + r * W);
-            take_step(plan, weights, next, velocity, rows + p * W, step, true);
+            take_step<Moving>(plan, weights, next, velocity, rows + p * W, step, true);
         }
         if (plan.bias) {
             V step = {};
             for (idx_t r = 0; r < n; ++r) step += load(delta__nW + r * W);
-            take_step(plan, weights, next, velocity, rows + k * W, step, false);
+            take_step<Moving>(plan, weights, next, velocity, rows + k * W, step, false);
         }
         if (columns == 0) return;
         // The layer below's padding is f(0), not 0: the mask keeps the columns' at zero.
-        const V real = first_lanes(k);
+        const Mask real = first_lanes(k);
         for (idx_t q = 0; q < j; ++q) {
             V step = {};
             for (idx_t r = 0; r < n; ++r)
                 step += delta__nW[r * W + q] * load(l_prev__nk + r * W);
-            take_step(plan, weights, next, velocity, columns + q * W, step * real, true);
+            take_step<Moving>(plan, weights, next, velocity, columns + q * W, keep(step, real),
+                              true);
         }
+    }
+
+    // update<Moving> for the fit's rule: the momentum is looked at once per synapse, so that
+    // the two forms of the rule share no product (see Sgd, tinynet_optimizer.hh).
+    static TINYNET_ALWAYS_INLINE void update(const Fit<T>& plan, const T* l_prev__nk,
+                                             idx_t stride, const T* delta__nW, const T* weights,
+                                             T* next, T* velocity, idx_t rows, idx_t columns,
+                                             idx_t n, idx_t k, idx_t j) {
+        if (plan.rule.momentum == T(0))
+            update<false>(plan, l_prev__nk, stride, delta__nW, weights, next, velocity, rows,
+                          columns, n, k, j);
+        else
+            update<true>(plan, l_prev__nk, stride, delta__nW, weights, next, velocity, rows,
+                         columns, n, k, j);
     }
 
     // One epoch on the whole batch X__nk (targets y__nj): forward, deltas and the update

@@ -104,7 +104,7 @@ def matmuls(mode: str) -> AbstractContextManager[None]:
 
 
 def instruction_set(name: str) -> AbstractContextManager[None]:
-    """Run the elementwise kernels compiled for one instruction set, for the block.
+    """Run the kernels compiled for one instruction set, for the block.
 
     Parameters
     ----------

@@ -109,7 +109,8 @@ cdef extern from *:
 # Whether this build indexes memoryviews with bounds and wraparound checks.
 BOUNDS_CHECKED = bool(TINYNET_BOUNDS_CHECKED)
 
-# The instruction sets the elementwise kernels are compiled for, narrowest first.
+# The instruction sets the kernels are compiled for, narrowest first (x86-64-v3 and v4 fuse
+# multiply-adds, the baseline does not: see setup.py).
 INSTRUCTION_SETS = {"baseline": kBaseline, "x86-64-v3": kX86V3, "x86-64-v4": kX86V4}
 
 # The widest layer of a network that may take the small networks' road (tinynet._plan
@@ -140,8 +141,8 @@ def blas_libraries():
 
 
 def instruction_sets():
-    """The instruction sets this CPU runs, of those the elementwise kernels are compiled for,
-    narrowest first."""
+    """The instruction sets this CPU runs, of those the kernels are compiled for, narrowest
+    first."""
     return [name for name, isa in INSTRUCTION_SETS.items() if isa <= best_isa()]
 
 
@@ -253,24 +254,25 @@ cdef inline void forward_pass(const Machine* m, const Net* net, const floating* 
             forward_linear(m[0], l_prev, syn, syn + k * j if net.bias else NULL, layers[i + 1],
                            n, k, j)
             if norms.xhats != NULL:
-                normalise_batch(layers[i + 1], <floating*>norms.xhats[i + 1], scale, scale + j,
-                                <floating*>norms.means[i + 1],
+                normalise_batch(m[0], layers[i + 1], <floating*>norms.xhats[i + 1], scale,
+                                scale + j, <floating*>norms.means[i + 1],
                                 <floating*>norms.variances[i + 1],
                                 <floating*>norms.inv_stds[i + 1], n, j, net.norm_epsilon)
                 if running != NULL:
-                    move_running(running, running + j, <const floating*>norms.means[i + 1],
+                    move_running(m[0], running, running + j,
+                                 <const floating*>norms.means[i + 1],
                                  <const floating*>norms.variances[i + 1], j,
                                  <floating>net.norm_momentum)
             else:
-                normalise_running(layers[i + 1], scale, scale + j, running, running + j, n, j,
-                                  net.norm_epsilon)
+                normalise_running(m[0], layers[i + 1], scale, scale + j, running, running + j, n,
+                                  j, net.norm_epsilon)
             activate(m[0], net.hidden, layers[i + 1], <floating*>NULL, n, j)
         else:
             forward_layer(m[0], net.output if i == last else net.hidden, l_prev, syn,
                           syn + k * j if net.bias else NULL, layers[i + 1],
                           log_out if i == last else NULL, n, k, j)
         if slopes != NULL and i < last:
-            drop_units(net.hidden, layers[i + 1], slopes[i + 1], n, j, s.dropout_key,
+            drop_units(m[0], net.hidden, layers[i + 1], slopes[i + 1], n, j, s.dropout_key,
                        first_row, s.hidden_units, unit, s.dropout, <floating>s.dropout_scale)
             unit += j
         l_prev = layers[i + 1]
@@ -309,8 +311,9 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
                 clip_all(deltas[i], n * k, clip)
             if net.batch_norm:
                 at = net.norms[i]
-                normalise_batch_back(deltas[i], <const floating*>norms.xhats[i], params + at,
-                                     <const floating*>norms.inv_stds[i], step, step + k, n, k)
+                normalise_batch_back(m[0], deltas[i], <const floating*>norms.xhats[i],
+                                     params + at, <const floating*>norms.inv_stds[i], step,
+                                     step + k, n, k)
                 take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), step,
                            2 * k, False)
             l_prev = layers[i]
@@ -357,7 +360,7 @@ cdef inline double gradient_pass(const Machine* m, const Net* net, const floatin
             hidden_delta(m[0], net.hidden, deltas[i + 1], syn, layers[i], <floating*>NULL,
                          deltas[i], n, k, j)
             if net.batch_norm:
-                normalise_batch_back(deltas[i], <const floating*>norms.xhats[i],
+                normalise_batch_back(m[0], deltas[i], <const floating*>norms.xhats[i],
                                      params + net.norms[i], <const floating*>norms.inv_stds[i],
                                      gradient + net.norms[i], gradient + net.norms[i] + k, n, k)
                 for q in range(2 * k):
@@ -778,10 +781,10 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                              log_probabilities, batch, s, first_row + start, &training_norms,
                              stats)
                 if weighted:
-                    weighted_output_delta(net.output, targets, layers[L], deltas[L],
+                    weighted_output_delta(m[0], net.output, targets, layers[L], deltas[L],
                                           row_weights, batch, n_out, &abs_sum, &loss_sum)
                 else:
-                    output_delta(net.output, targets, layers[L], deltas[L], batch, n_out,
+                    output_delta(m[0], net.output, targets, layers[L], deltas[L], batch, n_out,
                                  &abs_sum, &loss_sum)
                 abs_total += abs_sum
                 if mean:
@@ -790,7 +793,7 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                     opt.set_batch_weight(batch_weight)
                     factor = batch / batch_weight if batch_weight > 0 else 0.0
                     if penalised:  # at the weights before this batch's update
-                        penalty = 0.5 * s.l2 * squared_weights(net, &params[0])
+                        penalty = 0.5 * s.l2 * squared_weights(m, net, &params[0])
                         penalty_total += factor * penalty
                     loss_total += factor * (loss_sum + penalty)
                 else:
@@ -820,7 +823,7 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
             if n_val > 0:
                 forward_pass(m, net, &X_val[0, 0], &params[0], val_layers.data(), NULL,
                              &val_delta[0], n_val, s, 0, &evaluation_norms, stats)
-                output_delta(net.output, &y_val[0, 0], val_layers[L], &val_delta[0], n_val,
+                output_delta(m[0], net.output, &y_val[0, 0], val_layers[L], &val_delta[0], n_val,
                              n_out, &abs_sum, &loss_sum)
                 history[e, 2] = loss_sum / n_val
                 history[e, 3] = abs_sum / (n_val * n_out)
@@ -849,13 +852,14 @@ cdef inline double weight_sum(const floating* weights, Py_ssize_t n) noexcept no
     return total
 
 
-cdef inline double squared_weights(const Net* net, const floating* params) noexcept nogil:
+cdef inline double squared_weights(const Machine* m, const Net* net,
+                                   const floating* params) noexcept nogil:
     """The sum of the squared synapse weights (not the biases, scales or shifts), in double:
     what the L2 penalty is of."""
     cdef double total = 0.0
     cdef Py_ssize_t i
     for i in range(net.n_synapses):
-        total += squared_sum(params + net.offsets[i], net.sizes[i] * net.sizes[i + 1])
+        total += squared_sum(m[0], params + net.offsets[i], net.sizes[i] * net.sizes[i + 1])
     return total
 
 
@@ -1181,10 +1185,10 @@ def loss_and_gradient(const floating[:, ::1] X, const floating[:, ::1] y,
         forward_pass(&m, &net, &X[0, 0], &params[0], layers.data(), NULL, deltas[L], n, NULL,
                      0, &norms, NULL)
         if weighted:
-            weighted_output_delta(net.output, &y[0, 0], layers[L], deltas[L], &weights[0], n,
+            weighted_output_delta(m, net.output, &y[0, 0], layers[L], deltas[L], &weights[0], n,
                                   sizes[L], &abs_sum, &loss_sum)
         else:
-            output_delta(net.output, &y[0, 0], layers[L], deltas[L], n, sizes[L], &abs_sum,
+            output_delta(m, net.output, &y[0, 0], layers[L], deltas[L], n, sizes[L], &abs_sum,
                          &loss_sum)
         penalty = gradient_pass(&m, &net, &X[0, 0], &params[0], layers.data(), deltas.data(),
                                 n, &norms, l2, &gradient[0])

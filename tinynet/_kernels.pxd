@@ -73,34 +73,36 @@ cdef extern from "tinynet_layer.hh" namespace "tinynet" nogil:
     void forward_linear[T](const Machine& m, const T* l_prev__nk, const T* syn__kj,
                            const T* bias__j, T* z__nj, Py_ssize_t n, Py_ssize_t k,
                            Py_ssize_t j) noexcept
-    void normalise_batch[T](T* z__nj, T* xhat__nj, const T* scale__j, const T* shift__j,
-                            T* mean__j, T* var__j, T* inv_std__j, Py_ssize_t n, Py_ssize_t j,
-                            double epsilon) noexcept
-    void normalise_running[T](T* z__nj, const T* scale__j, const T* shift__j,
+    void normalise_batch[T](const Machine& m, T* z__nj, T* xhat__nj, const T* scale__j,
+                            const T* shift__j, T* mean__j, T* var__j, T* inv_std__j,
+                            Py_ssize_t n, Py_ssize_t j, double epsilon) noexcept
+    void normalise_running[T](const Machine& m, T* z__nj, const T* scale__j, const T* shift__j,
                               const T* running_mean__j, const T* running_var__j, Py_ssize_t n,
                               Py_ssize_t j, double epsilon) noexcept
-    void move_running[T](T* running_mean__j, T* running_var__j, const T* mean__j,
-                         const T* var__j, Py_ssize_t j, T momentum) noexcept
-    void normalise_batch_back[T](T* delta__nj, const T* xhat__nj, const T* scale__j,
-                                 const T* inv_std__j, T* step_scale__j, T* step_shift__j,
-                                 Py_ssize_t n, Py_ssize_t j) noexcept
-    void weighted_output_delta[T](Activation f, const T* y, const T* l, T* l_delta,
-                                  const T* row_weights__n, Py_ssize_t n, Py_ssize_t j,
-                                  double* abs_error_sum, double* loss_sum) noexcept
+    void move_running[T](const Machine& m, T* running_mean__j, T* running_var__j,
+                         const T* mean__j, const T* var__j, Py_ssize_t j, T momentum) noexcept
+    void normalise_batch_back[T](const Machine& m, T* delta__nj, const T* xhat__nj,
+                                 const T* scale__j, const T* inv_std__j, T* step_scale__j,
+                                 T* step_shift__j, Py_ssize_t n, Py_ssize_t j) noexcept
+    void weighted_output_delta[T](const Machine& m, Activation f, const T* y, const T* l,
+                                  T* l_delta, const T* row_weights__n, Py_ssize_t n,
+                                  Py_ssize_t j, double* abs_error_sum,
+                                  double* loss_sum) noexcept
     void forward_layer[T](const Machine& m, Activation f, const T* l_prev__nk, const T* syn__kj,
                           const T* bias__j, T* l__nj, T* log_out__nj,
                           Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
-    void drop_units[T](Activation f, T* l__nk, T* slopes__nk, Py_ssize_t n, Py_ssize_t k,
-                       uint64_t key, uint64_t first_row, uint64_t row_stride,
+    void drop_units[T](const Machine& m, Activation f, T* l__nk, T* slopes__nk, Py_ssize_t n,
+                       Py_ssize_t k, uint64_t key, uint64_t first_row, uint64_t row_stride,
                        uint64_t first_unit, double rate, T scale) noexcept
-    void output_delta[T](Activation f, const T* y, const T* l, T* l_delta, Py_ssize_t n,
-                         Py_ssize_t j, double* abs_error_sum, double* loss_sum) noexcept
+    void output_delta[T](const Machine& m, Activation f, const T* y, const T* l, T* l_delta,
+                         Py_ssize_t n, Py_ssize_t j, double* abs_error_sum,
+                         double* loss_sum) noexcept
     void hidden_delta[T](const Machine& m, Activation f, const T* l_next_delta__nj,
                          const T* syn__kj, const T* l__nk, const T* slopes__nk, T* l_delta__nk,
                          Py_ssize_t n, Py_ssize_t k, Py_ssize_t j) noexcept
     void clip_all[T](T* delta, Py_ssize_t size, T bound) noexcept
     void column_sums[T](const T* a__nj, T* sums__j, Py_ssize_t n, Py_ssize_t j) noexcept
-    double squared_sum[T](const T* x, Py_ssize_t size) noexcept
+    double squared_sum[T](const Machine& m, const T* x, Py_ssize_t size) noexcept
 
 
 cdef extern from "tinynet_optimizer.hh" namespace "tinynet" nogil:

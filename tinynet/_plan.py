@@ -3,7 +3,7 @@
 :func:`make_plan` is the one place that decides, from the network, the fit's options and the
 machine choices in force, which road the fit takes (the general loop, or the small networks'
 road with its padded layout), which BLAS library the matrix products go to and from what
-size, and which instruction set the elementwise kernels use. The compiled ``Trainer`` keeps
+size, and which instruction set the kernels run in. The compiled ``Trainer`` keeps
 the plan and reads no other setting.
 
 The machine choices have process defaults, chosen when tinynet is imported: the small road
@@ -39,7 +39,7 @@ SMALL_ROAD_OUTPUTS = ("sigmoid", "linear")
 class Choices:
     """What a fit runs on: whether small networks may take their own road, the BLAS library
     of the matrix products (one of ``_core.blas_libraries()``), the number of multiply-adds
-    from which a product goes to it, and the elementwise kernels' instruction set (one of
+    from which a product goes to it, and the kernels' instruction set (one of
     ``_core.instruction_sets()``)."""
 
     small_road: bool
