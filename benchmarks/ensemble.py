@@ -12,10 +12,11 @@ one untimed warm-up of each; the figures are medians:
   data of that shape here, so that scikit-learn is not needed), sigmoid hidden units,
   softmax output, full batch, ``--digits-epochs`` epochs, in float64 and float32.
 
-Every timed ensemble is checked against its loop (the members' weights bit for bit), and
-the ratios printed are the loop's median time over the ensemble's (above 1: the ensemble is
-faster). The machine's other load moves these figures; ratios within one run are what to
-compare.
+Every timed ensemble is checked against its loop (the members' weights bit for bit; an
+ensemble whose members train in two threads with BLAS held on one thread, against the loop
+run with BLAS on one thread), and the ratios printed are the loop's median time over the
+ensemble's (above 1: the ensemble is faster). The machine's other load moves these figures;
+ratios within one run are what to compare.
 """
 
 from __future__ import annotations
