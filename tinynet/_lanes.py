@@ -31,7 +31,7 @@ from tinynet.optimizers import Optimizer
 LANES = int(_core.MEMBER_LANES)
 
 # The fewest members worth a group: a group's epoch costs as much as its full width's (the
-# blog's XOR, float64: 2.3 single fits' epochs), however few lanes are used.
+# blog's XOR, float64: about 2.8 single fits' epochs), however few lanes are used.
 MIN_GROUP = 3
 
 
