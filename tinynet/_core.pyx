@@ -1023,17 +1023,14 @@ def train_members(const floating[:, ::1] X, const floating[:, ::1] y,
         raise ValueError("train_members takes sigmoid or linear outputs, no batch norm")
     for i in range(1, L + 1):
         units += sizes[i]
+    # Each layer's rows are rows of lanes: n * kLanes rows of its units, as point_into lays
+    # them out.
     dtype = np.asarray(params).dtype
     cdef floating[::1] layer_buffer = np.zeros(n * units * kLanes, dtype=dtype)
     cdef floating[::1] delta_buffer = np.zeros(n * units * kLanes, dtype=dtype)
     cdef vector[floating*] layers, deltas
-    layers.assign(L + 1, NULL)
-    deltas.assign(L + 1, NULL)
-    cdef Py_ssize_t at = 0
-    for i in range(1, L + 1):
-        layers[i] = &layer_buffer[at]
-        deltas[i] = &delta_buffer[at]
-        at += n * sizes[i] * kLanes
+    point_into(layer_buffer, sizes, n * kLanes, 1, L + 1, layers)
+    point_into(delta_buffer, sizes, n * kLanes, 1, L + 1, deltas)
     cdef Group[floating] g
     g.n_synapses = L
     g.sizes = &sizes[0]

@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import zipfile
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -134,6 +135,19 @@ def load_state(path: PathLike) -> dict[str, Any]:
         raise ValueError(f"cannot load {path!r}: {e}") from e
 
 
+def check_plain_members(infos: Iterable[zipfile.ZipInfo], meta: str, archive_size: int) -> None:
+    """Refuse members that are not stored plainly, or claim more bytes than they can hold:
+    tinynet stores its members without compression, encryption or other features (whose
+    errors zipfile raises as other exceptions), so none can be larger than the archive, and
+    the JSON member ``meta`` no larger than MAX_META_BYTES."""
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & ~PLAIN_FLAGS:
+            raise ValueError(f"member {info.filename} is compressed or encrypted")
+        limit = MAX_META_BYTES if info.filename == meta else archive_size
+        if info.file_size > limit:
+            raise ValueError(f"member {info.filename} claims {info.file_size} bytes")
+
+
 def read_archive(data: bytes) -> dict[str, Any]:
     """The unchecked state in the archive ``data``."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -142,15 +156,7 @@ def read_archive(data: bytes) -> dict[str, Any]:
             raise ValueError(
                 f"not a tinynet file: its members are {sorted(members)}, not {list(MEMBERS)}"
             )
-        for info in members.values():
-            # tinynet stores its members plainly: no compression, encryption or other
-            # features (whose errors zipfile raises as other exceptions), so none can be
-            # larger than the archive.
-            if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & ~PLAIN_FLAGS:
-                raise ValueError(f"member {info.filename} is compressed or encrypted")
-            limit = MAX_META_BYTES if info.filename == META_MEMBER else len(data)
-            if info.file_size > limit:
-                raise ValueError(f"member {info.filename} claims {info.file_size} bytes")
+        check_plain_members(members.values(), META_MEMBER, len(data))
         meta = json.loads(archive.read(META_MEMBER).decode("utf-8"))
         if not isinstance(meta, dict):
             raise ValueError(f"{META_MEMBER} must hold a JSON object")

@@ -23,6 +23,18 @@ def format_metrics(values: dict[str, float]) -> str:
     return "  ".join(f"{name} {values[name]:.6g}" for name in HISTORY_KEYS if name in values)
 
 
+def progress_bar(done: int, total: int, width: int = 20) -> str:
+    """``[#####---------------]``: ``done`` of ``total`` as a bar of ``width`` cells."""
+    filled = width * done // total
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+def end_line(err: TextIO) -> None:
+    """End a progress display's line."""
+    err.write("\n")
+    err.flush()
+
+
 def shows_progress(progress: bool | None, err: TextIO) -> bool:
     """Whether to show a progress line: ``progress``, or when it is None, whether ``err``
     is a terminal."""
@@ -74,11 +86,9 @@ class Reporter:
             print(f"epoch {done}/{self.epochs}  {format_metrics(values)}", file=self.out)
         if self.progress and (self.shown or elapsed >= PROGRESS_AFTER_SECONDS):
             remaining = (self.epochs - done) * self.seconds_per_epoch
-            width = 20
-            filled = width * done // self.epochs
-            bar = "#" * filled + "-" * (width - filled)
             self.err.write(
-                f"\r[{bar}] epoch {done}/{self.epochs}  {format_metrics(values)}"
+                f"\r{progress_bar(done, self.epochs)} epoch {done}/{self.epochs}  "
+                f"{format_metrics(values)}"
                 f"  {remaining:.0f} s left "
             )
             self.err.flush()
@@ -87,8 +97,7 @@ class Reporter:
     def close(self) -> None:
         """End the progress display's line, if one was drawn."""
         if self.shown:
-            self.err.write("\n")
-            self.err.flush()
+            end_line(self.err)
             self.shown = False
 
     def _clear(self) -> None:

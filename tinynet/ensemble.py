@@ -39,15 +39,20 @@ from numpy.typing import ArrayLike, DTypeLike
 from tinynet import _threads
 from tinynet._files import (
     CORRUPT_FILE_ERRORS,
-    MAX_META_BYTES,
-    PLAIN_FLAGS,
     as_path,
+    check_plain_members,
     read_archive,
     sync_directory,
 )
 from tinynet._files import write_archive as write_network_archive
 from tinynet._lanes import MIN_GROUP, LaneFit, can_share_lanes, groups, train_group
-from tinynet._progress import PROGRESS_AFTER_SECONDS, format_metrics, shows_progress
+from tinynet._progress import (
+    PROGRESS_AFTER_SECONDS,
+    end_line,
+    format_metrics,
+    progress_bar,
+    shows_progress,
+)
 from tinynet._settings import HISTORY_KEYS, REDUCTIONS
 from tinynet._state import check_state
 from tinynet._validation import (
@@ -251,17 +256,14 @@ class MembersProgress:
             self.done += 1
             elapsed = time.perf_counter() - self.started
             if self.progress and (self.shown or elapsed >= PROGRESS_AFTER_SECONDS):
-                width = 20
-                filled = width * self.done // self.n_members
-                bar = "#" * filled + "-" * (width - filled)
-                self.err.write(f"\r[{bar}] {self.done}/{self.n_members} members trained ")
+                bar = progress_bar(self.done, self.n_members)
+                self.err.write(f"\r{bar} {self.done}/{self.n_members} members trained ")
                 self.err.flush()
                 self.shown = True
 
     def close(self) -> None:
         if self.shown:
-            self.err.write("\n")
-            self.err.flush()
+            end_line(self.err)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1225,12 +1227,7 @@ def read_ensemble_archive(data: bytes) -> tuple[list[dict[str, Any]], Any]:
             raise ValueError("the archive holds a member twice")
         if ENSEMBLE_META not in members:
             raise ValueError(f"not a tinynet ensemble file: it has no {ENSEMBLE_META}")
-        for info in infos:
-            if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & ~PLAIN_FLAGS:
-                raise ValueError(f"member {info.filename} is compressed or encrypted")
-            limit = MAX_META_BYTES if info.filename == ENSEMBLE_META else len(data)
-            if info.file_size > limit:
-                raise ValueError(f"member {info.filename} claims {info.file_size} bytes")
+        check_plain_members(infos, ENSEMBLE_META, len(data))
         meta = json.loads(archive.read(ENSEMBLE_META).decode("utf-8"))
         if not isinstance(meta, dict) or set(meta) != set(ENSEMBLE_META_KEYS):
             raise ValueError(f"{ENSEMBLE_META} must hold the entries {list(ENSEMBLE_META_KEYS)}")
