@@ -28,6 +28,7 @@
 #include "tinynet_layer.hh"
 #include "tinynet_platform.hh"
 #include "tinynet_road_small.hh"
+#include "tinynet_row.hh"
 #include "tinynet_vmath.hh"
 
 namespace tinynet {
@@ -52,82 +53,9 @@ struct Group {
 
 #if TINYNET_SMALL_ROAD
 
-// A row of kLanes values (one per member) as the instruction set's own vectors of VB bytes,
-// as many as it takes: a wider vector type would be split through memory on narrower
-// machines.
-template <typename T, int VB>
-struct Row {
-    static constexpr int kBytes =
-        VB < int(kLanes * sizeof(T)) ? VB : int(kLanes * sizeof(T));
-    static constexpr int kParts = int(kLanes * sizeof(T)) / kBytes;
-    static constexpr int kPer = kBytes / int(sizeof(T));
-    typedef T V __attribute__((vector_size(kBytes)));
-    V part[kParts];
-
-    static TINYNET_ALWAYS_INLINE Row zero() {
-        Row r;
-        for (int h = 0; h < kParts; ++h) r.part[h] = V{};
-        return r;
-    }
-    // A vector at a time: one copy of the whole array would be split into smaller moves.
-    static TINYNET_ALWAYS_INLINE Row load(const T* row) {
-        Row r;
-        for (int h = 0; h < kParts; ++h) {
-            V v;
-            std::memcpy(&v, row + h * kPer, sizeof v);
-            r.part[h] = v;
-        }
-        return r;
-    }
-    TINYNET_ALWAYS_INLINE void store(T* row) const {
-        for (int h = 0; h < kParts; ++h) {
-            const V v = part[h];
-            std::memcpy(row + h * kPer, &v, sizeof v);
-        }
-    }
-
-    // f(part) for each part: f maps a vector to a vector.
-    template <typename F>
-    TINYNET_ALWAYS_INLINE Row map(F f) const {
-        Row r;
-        for (int h = 0; h < kParts; ++h) r.part[h] = f(part[h]);
-        return r;
-    }
-    template <typename F>
-    TINYNET_ALWAYS_INLINE Row zip(const Row& b, F f) const {
-        Row r;
-        for (int h = 0; h < kParts; ++h) r.part[h] = f(part[h], b.part[h]);
-        return r;
-    }
-    TINYNET_ALWAYS_INLINE Row operator+(const Row& b) const {
-        return zip(b, [](V x, V y) { return x + y; });
-    }
-    TINYNET_ALWAYS_INLINE Row operator-(const Row& b) const {
-        return zip(b, [](V x, V y) { return x - y; });
-    }
-    TINYNET_ALWAYS_INLINE Row operator*(const Row& b) const {
-        return zip(b, [](V x, V y) { return x * y; });
-    }
-    TINYNET_ALWAYS_INLINE Row& operator+=(const Row& b) { return *this = *this + b; }
-    // a * row and a - row, for a value a shared by the lanes.
-    friend TINYNET_ALWAYS_INLINE Row operator*(T a, const Row& b) {
-        return b.map([a](V y) { return a * y; });
-    }
-    friend TINYNET_ALWAYS_INLINE Row operator-(T a, const Row& b) {
-        return b.map([a](V y) { return a - y; });
-    }
-    // Lane by lane: a where this row is not zero, b where it is.
-    TINYNET_ALWAYS_INLINE Row where_nonzero(const Row& a, const Row& b) const {
-        Row r;
-        for (int h = 0; h < kParts; ++h) r.part[h] = part[h] != T(0) ? a.part[h] : b.part[h];
-        return r;
-    }
-    TINYNET_ALWAYS_INLINE T operator[](int m) const { return part[m / kPer][m % kPer]; }
-};
-
 template <typename T, int VB>
 struct Lanes {
-    typedef Row<T, VB> V;
+    typedef Row<T, kLanes, VB> V;
 
     static TINYNET_ALWAYS_INLINE V load(const T* row) { return V::load(row); }
     static TINYNET_ALWAYS_INLINE void store(T* row, const V& v) { v.store(row); }

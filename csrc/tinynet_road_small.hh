@@ -24,6 +24,7 @@
 #include "tinynet_layer.hh"
 #include "tinynet_optimizer.hh"
 #include "tinynet_platform.hh"
+#include "tinynet_row.hh"
 #include "tinynet_vmath.hh"
 
 namespace tinynet {
@@ -92,42 +93,20 @@ inline void unpad_all(const Fit<T>& plan, const idx_t* offsets, const T* padded,
 
 #if TINYNET_SMALL_ROAD
 
-// The kernels of one epoch on rows of W lanes, each row one vector value: each operation on
-// a row is one vector instruction (a few, in narrower instruction sets).
-template <typename T, int W>
+// The kernels of one epoch on rows of W lanes, each row one Row value (tinynet_row.hh) of the
+// instruction set's own vectors of VB bytes: each operation on a row is one vector
+// instruction (a few, where the row is wider than the machine's vectors).
+template <typename T, int W, int VB>
 struct Rows {
-    typedef T V __attribute__((vector_size(W * sizeof(T))));
+    typedef Row<T, W, VB> V;
+    typedef typename V::Mask Mask;
 
-    static TINYNET_ALWAYS_INLINE V load(const T* row) {
-        V v;
-        std::memcpy(&v, row, sizeof v);
-        return v;
-    }
+    static TINYNET_ALWAYS_INLINE V load(const T* row) { return V::load(row); }
 
-    static TINYNET_ALWAYS_INLINE void store(T* row, const V& v) { std::memcpy(row, &v, sizeof v); }
-
-    // A row's bits, to select lanes with.
-    typedef typename vmath::Format<T>::Bits B;
-    typedef B Mask __attribute__((vector_size(W * sizeof(T))));
+    static TINYNET_ALWAYS_INLINE void store(T* row, const V& v) { v.store(row); }
 
     // All ones in the first `units` lanes, zeros in the others.
-    static TINYNET_ALWAYS_INLINE Mask first_lanes(idx_t units) {
-        Mask mask = {};
-        for (int q = 0; q < W; ++q) mask[q] = q < units ? ~B(0) : B(0);
-        return mask;
-    }
-
-    // v in the lanes of `mask`, zero in the others: a selection, not a product by 1s and 0s,
-    // which the compiler could fuse into the update's multiply-adds where the general loop
-    // has none to fuse.
-    static TINYNET_ALWAYS_INLINE V keep(const V& v, const Mask& mask) {
-        Mask bits;
-        std::memcpy(&bits, &v, sizeof bits);
-        bits &= mask;
-        V kept;
-        std::memcpy(&kept, &bits, sizeof kept);
-        return kept;
-    }
+    static TINYNET_ALWAYS_INLINE Mask first_lanes(idx_t units) { return V::first_lanes(units); }
 
     // l__nW = f(l_prev__nk . syn + bias), l_prev's rows `stride` apart: dot and add_bias of
     // tinynet_products.hh and tinynet_layer.hh, a row of sums at a time.
@@ -136,7 +115,7 @@ struct Rows {
                                               idx_t k) {
         for (idx_t r = 0; r < n; ++r) {
             const T* a = l_prev__nk + r * stride;
-            V sums = {};
+            V sums = V::zero();
             for (idx_t p = 0; p < k; ++p) sums += a[p] * load(syn + p * W);
             if (bias) sums += load(syn + k * W);
             store(l__nW + r * W, sums);
@@ -166,9 +145,9 @@ struct Rows {
                                                    idx_t j) {
         for (idx_t r = 0; r < n; ++r) {
             const T* d = next_delta__nW + r * W;
-            V errors = {};
+            V errors = V::zero();
             for (idx_t q = 0; q < j; ++q) errors += d[q] * load(columns + q * W);
-            store(delta__nW + r * W, errors * slope<F, T>(load(l__nW + r * W)));
+            store(delta__nW + r * W, errors * load(l__nW + r * W).map(SlopeOf<F, T>()));
         }
     }
 
@@ -200,13 +179,13 @@ struct Rows {
                                              T* next, T* velocity, idx_t rows, idx_t columns,
                                              idx_t n, idx_t k, idx_t j) {
         for (idx_t p = 0; p < k; ++p) {
-            V step = {};
+            V step = V::zero();
             for (idx_t r = 0; r < n; ++r)
                 step += l_prev__nk[r * stride + p] * load(delta__nW + r * W);
             take_step<Moving>(plan, weights, next, velocity, rows + p * W, step, true);
         }
         if (plan.bias) {
-            V step = {};
+            V step = V::zero();
             for (idx_t r = 0; r < n; ++r) step += load(delta__nW + r * W);
             take_step<Moving>(plan, weights, next, velocity, rows + k * W, step, false);
         }
@@ -214,10 +193,10 @@ struct Rows {
         // The layer below's padding is f(0), not 0: the mask keeps the columns' at zero.
         const Mask real = first_lanes(k);
         for (idx_t q = 0; q < j; ++q) {
-            V step = {};
+            V step = V::zero();
             for (idx_t r = 0; r < n; ++r)
                 step += delta__nW[r * W + q] * load(l_prev__nk + r * W);
-            take_step<Moving>(plan, weights, next, velocity, columns + q * W, keep(step, real),
+            take_step<Moving>(plan, weights, next, velocity, columns + q * W, step.keep(real),
                               true);
         }
     }
@@ -292,25 +271,25 @@ struct Rows {
     }
 };
 
-// Rows<T, W>::any_epoch for W of 4 and kMaxLanes, by plan.lanes, compiled for each
-// instruction set; run_epoch calls the one the fit's plan chose.
-#define TINYNET_SMALL_EPOCH(NAME, TARGET)                                                     \
+// Rows<T, W, VB>::any_epoch for W of 4 and kMaxLanes, by plan.lanes, compiled for each
+// instruction set with its vectors of VB bytes; run_epoch calls the one the fit's plan chose.
+#define TINYNET_SMALL_EPOCH(NAME, TARGET, VB)                                                 \
     template <typename T>                                                                     \
     TARGET void NAME(const Fit<T>& plan, const T* X, const T* y, idx_t n, const T* weights,  \
                      T* next, T* velocity, T* const* layers, T* const* deltas,                \
                      double* abs_error_sum, double* loss_sum) {                               \
         if (plan.lanes == 4)                                                                  \
-            Rows<T, 4>::any_epoch(plan, X, y, n, weights, next, velocity, layers, deltas,     \
-                                  abs_error_sum, loss_sum);                                   \
+            Rows<T, 4, VB>::any_epoch(plan, X, y, n, weights, next, velocity, layers, deltas, \
+                                      abs_error_sum, loss_sum);                               \
         else                                                                                  \
-            Rows<T, kMaxLanes>::any_epoch(plan, X, y, n, weights, next, velocity, layers,     \
-                                          deltas, abs_error_sum, loss_sum);                   \
+            Rows<T, kMaxLanes, VB>::any_epoch(plan, X, y, n, weights, next, velocity, layers, \
+                                              deltas, abs_error_sum, loss_sum);               \
     }
 
-TINYNET_SMALL_EPOCH(epoch_baseline, )
+TINYNET_SMALL_EPOCH(epoch_baseline, , 16)
 #if TINYNET_X86_DISPATCH
-TINYNET_SMALL_EPOCH(epoch_x86_v3, TINYNET_TARGET_V3)
-TINYNET_SMALL_EPOCH(epoch_x86_v4, TINYNET_TARGET_V4)
+TINYNET_SMALL_EPOCH(epoch_x86_v3, TINYNET_TARGET_V3, 32)
+TINYNET_SMALL_EPOCH(epoch_x86_v4, TINYNET_TARGET_V4, 64)
 #endif
 #undef TINYNET_SMALL_EPOCH
 #endif  // TINYNET_SMALL_ROAD
