@@ -268,6 +268,21 @@ def test_bad_parameters_leave_the_estimator_as_it_was(iris, params):
     assert fitted_attributes(unfitted) == {}
 
 
+def test_a_failed_fit_leaves_the_loss_curve_as_it_was():
+    """A warm-started fit that diverges after some epochs keeps none of them."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3))
+    y = X @ np.array([1.0, 2.0, 3.0])
+    options = {"solver": "sgd", "activation": "identity", "warm_start": True}
+    reg = TinyNetRegressor(random_state=0, max_iter=3, **options).fit(X, y)
+    curve, n_iter = list(reg.loss_curve_), reg.n_iter_
+    reg.set_params(learning_rate_init=10.0, max_iter=20)
+    with pytest.raises(ValueError, match="non-finite"):
+        reg.fit(X * 100, y * 100)
+    assert reg.n_iter_ == n_iter
+    assert reg.loss_curve_ == curve
+
+
 def test_no_hidden_layer_is_logistic_regression(iris):
     X, y = iris
     Xs = StandardScaler().fit_transform(X)

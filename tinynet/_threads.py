@@ -188,9 +188,10 @@ def _find_pools() -> dict[str, list[Pool]]:
     def of(files: set[Path]) -> list[Any]:
         return [c for c in blas if Path(c.filepath).resolve() in files]
 
+    numpy_controllers = of(numpy_files)
     found = {
-        "numpy": of(numpy_files) or blas,
-        "scipy": of(scipy_files) or [c for c in blas if c not in of(numpy_files)],
+        "numpy": numpy_controllers or blas,
+        "scipy": of(scipy_files) or [c for c in blas if c not in numpy_controllers],
     }
     pools = {id(c): pool_of(c) for c in blas}
     return {

@@ -346,7 +346,6 @@ class _MultilayerPerceptron(BaseEstimator):  # type: ignore[misc]
         layer by layer, from ``rng``)."""
         self.n_iter_ = 0
         self.t_ = 0
-        self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._output_activation()
         factor = 2.0 if self.activation == "logistic" else 6.0
@@ -407,6 +406,9 @@ class _MultilayerPerceptron(BaseEstimator):  # type: ignore[misc]
         the estimator keeps the attributes it had; an interrupted fit (Ctrl-C) keeps its
         completed epochs, with a warning, as scikit-learn's."""
         saved = dict(self.__dict__)
+        # A fit appends to the loss curve and the validation scores in place: a failed fit
+        # must not leave the epochs it added in them.
+        contents = {name: list(value) for name, value in saved.items() if isinstance(value, list)}
         network = saved.get("_network")
         history = None if network is None else network.history
         try:
@@ -414,6 +416,8 @@ class _MultilayerPerceptron(BaseEstimator):  # type: ignore[misc]
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
+            for name, values in contents.items():
+                saved[name][:] = values
             if network is not None and network.history is not history:
                 # The network trained some epochs before the failure: its weights follow
                 # coefs_ again at the next use, but its optimizer state is not the one of
