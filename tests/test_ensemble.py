@@ -29,17 +29,6 @@ from tinynet import _core, _plan, _threads
 from tinynet.ensemble import available_cores
 
 OUTPUTS = ("sigmoid", "linear", "softmax", "logistic", "poisson")
-NETWORK_OPTIONS = (
-    "activation",
-    "output",
-    "bias",
-    "dtype",
-    "backend",
-    "init",
-    "batch_norm",
-    "batch_norm_momentum",
-    "batch_norm_epsilon",
-)
 
 
 def targets(rng: np.random.Generator, n: int, n_outputs: int, output: str) -> np.ndarray:
