@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import tinynet
 from tinynet import _core, _lanes, _plan
+from tinynet._blog import XOR_X, XOR_Y
 
 pytestmark = pytest.mark.skipif(not _core.SMALL_ROAD_BUILT, reason="no small road in this build")
 
@@ -118,8 +119,7 @@ def test_members_across_lanes_end_where_each_network_ends_alone(case: dict[str, 
     assert len(calls) == expected
 
 
-XOR = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=float)
-XOR_Y = np.array([[0], [1], [1], [0]], dtype=float)
+XOR, XOR_Y = XOR_X.astype(float), XOR_Y.astype(float)
 
 
 def test_only_fits_on_the_small_road_with_a_plain_rate_share_lanes() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import assert_same_state
 
 pytest.importorskip("distributed")
 
@@ -74,14 +75,10 @@ def example(dask_client, data) -> dict[str, Any]:
     return names
 
 
-def assert_same_network(got: tinynet.Network, expected: tinynet.Network, what: str) -> None:
-    for a, b in zip(got.weights, expected.weights, strict=True):
-        assert np.array_equal(a, b), f"{what}: weights"
-    for a, b in zip(got.biases, expected.biases, strict=True):
-        assert np.array_equal(a, b), f"{what}: biases"
-    assert got.history.keys() == expected.history.keys(), what
-    for name, values in expected.history.items():
-        assert np.array_equal(got.history[name], values), f"{what}: history[{name!r}]"
+def assert_same_network(got: tinynet.Network, expected: tinynet.Network) -> None:
+    """Everything a network holds, bit for bit (weights, history, optimizer state, random
+    streams)."""
+    assert_same_state(got.__getstate__(), expected.__getstate__())
 
 
 def test_the_chunks_combined_are_the_ensemble_of_all_seeds_trained_here(example, data) -> None:
@@ -100,8 +97,8 @@ def test_the_chunks_combined_are_the_ensemble_of_all_seeds_trained_here(example,
     for name, values in here.history.items():
         assert values.shape == (len(seeds), FIT_OPTIONS["epochs"])
         assert np.array_equal(sweep.history[name], values), f"history[{name!r}]"
-    for k, (member, one) in enumerate(zip(sweep.members, here.members, strict=True)):
-        assert_same_network(member, one, f"member {k}")
+    for member, one in zip(sweep.members, here.members, strict=True):
+        assert_same_network(member, one)
     # The members differ from one another: the seeds were not all the same.
     assert not np.array_equal(sweep.members[0].weights[0], sweep.members[1].weights[0])
 
@@ -111,7 +108,7 @@ def test_each_member_is_the_lone_network_of_its_seed(example, data) -> None:
     Y = np.eye(10)[labels]
     for k, member in enumerate(example["sweep"].members):
         alone = tinynet.Network(LAYERS, seed=k, **NETWORK_OPTIONS).fit(X, Y, **FIT_OPTIONS)
-        assert_same_network(member, alone, f"member {k}")
+        assert_same_network(member, alone)
 
 
 def test_the_tasks_ran_on_both_workers(example, dask_client) -> None:
