@@ -34,6 +34,7 @@ from tinynet._progress import Reporter
 from tinynet._settings import HISTORY_KEYS, Architecture, history_keys
 from tinynet._validation import all_finite
 from tinynet.optimizers import LBFGS
+from tinynet.reference import poisson_deviance
 
 
 def batch_statistics(X: np.ndarray, params: np.ndarray, architecture: Architecture) -> np.ndarray:
@@ -71,11 +72,11 @@ def measures(
     architecture: Architecture,
     statistics: np.ndarray | None,
     weights: np.ndarray | None,
+    loss: bool = True,
 ) -> tuple[float, float]:
     """The loss per sample and the mean ``|y - output|`` of ``params`` on ``X``, ``y``, each
-    a mean weighted by ``weights`` (None: unweighted), from one forward pass."""
-    from tinynet.reference import poisson_deviance
-
+    a mean weighted by ``weights`` (None: unweighted), from one forward pass; without
+    ``loss``, NaN for the loss (the training's, which the objective gives already)."""
     out = np.empty(y.shape, dtype=params.dtype)
     if architecture.batch_norm:
         backend.forward(X, params, architecture, out, statistics)
@@ -83,7 +84,9 @@ def measures(
         backend.forward(X, params, architecture, out)
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         error = (y - out).astype(np.float64)
-        if architecture.output == "softmax":
+        if not loss:
+            losses = np.full(len(X), np.nan)
+        elif architecture.output == "softmax":
             tiny = np.finfo(params.dtype).tiny
             losses = -(y * np.log(np.maximum(out, tiny))).astype(np.float64).sum(axis=1)
         elif architecture.output == "logistic":
@@ -157,7 +160,7 @@ def run(
         if not (np.isfinite(loss) and all_finite(gradient)):
             return np.inf, np.zeros(len(x))  # refused by the line search
         if mean:
-            return float(loss) / total, gradient.astype(np.float64) / total
+            return float(loss) / total, np.divide(gradient, total, dtype=np.float64)
         return float(loss), gradient.astype(np.float64)
 
     def running(at: np.ndarray) -> np.ndarray:
@@ -191,7 +194,9 @@ def run(
         train_statistics = (
             batch_statistics(X, kept, architecture) if architecture.batch_norm else None
         )
-        row[1] = measures(backend, X, y, kept, architecture, train_statistics, sample_weight)[1]
+        row[1] = measures(
+            backend, X, y, kept, architecture, train_statistics, sample_weight, loss=False
+        )[1]
         if validation is not None:
             row[2:4] = measures(backend, *validation, kept, architecture, running(kept), None)
         done += 1
