@@ -62,6 +62,9 @@ else:
 extra_link_args = []
 if sys.platform != "win32":
     extra_compile_args.append("-g" if DEBUG_BUILD else "-g0")
+    # A fit's batch helper is a std::thread (csrc/tinynet_helper.hh).
+    extra_compile_args.append("-pthread")
+    extra_link_args.append("-pthread")
     if not DEBUG_BUILD and sys.platform.startswith("linux"):
         extra_link_args.append("-Wl,--strip-debug")
 

@@ -7,7 +7,7 @@ from helpers import instruction_set
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tinynet import _core, reference
+from tinynet import _core, _random, reference
 from tinynet._plan import forced
 
 INSTRUCTION_SETS = _core.instruction_sets()
@@ -244,3 +244,27 @@ def test_the_finite_check_sees_every_position(dtype, isa):
                 x[position] = value
                 assert not _core.finite(x), (size, position, value)
             x[position] = 1
+
+
+# Rows from none to past 2**16: one to four radix passes over the keys' top bytes, and for
+# the bigger sizes a few rows whose top bytes tie, which the insertion pass must order.
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 255, 256, 1437, 16000, 70000, 300000])
+@pytest.mark.parametrize("first", [0, 123456789])
+def test_the_shuffled_order_is_the_references(n, first):
+    key = 0x5EED_0000_0000_0000 + n
+    expected = _random.random_order(key, first, n)
+    np.testing.assert_array_equal(_core.shuffled_order(key, first, n), expected, strict=True)
+
+
+def test_the_shuffled_order_sorts_the_whole_keys_when_top_bytes_tie():
+    # Enough rows that some pairs share the sorted top bytes (3 of them for 16000 rows).
+    key, n = 42, 16000
+    bits = _random.random_bits(key, np.arange(n, dtype=np.uint64))
+    assert len(np.unique(bits >> np.uint64(40))) < n  # the insertion pass has work to do
+    order = _core.shuffled_order(key, 0, n)
+    assert np.all(np.diff(bits[order].astype(object)) > 0)  # distinct keys, increasing
+
+
+def test_the_shuffled_order_refuses_a_negative_count():
+    with pytest.raises(ValueError, match="n must be at least 0"):
+        _core.shuffled_order(1, 0, -1)

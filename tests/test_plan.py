@@ -47,6 +47,7 @@ OTHER = {
     "blas_crossover": 0,
     "instruction_set": "baseline",
     "blas_library": "scipy",
+    "split_batches": False,
 }
 TIMEOUT = 30  # seconds a thread may wait for the other
 
@@ -195,6 +196,8 @@ def test_a_block_that_raises_is_undone():
         ({"blas_crossover": "100"}, TypeError, "blas_crossover"),
         ({"small_road": 1}, TypeError, "small_road"),
         ({"small_road": "no"}, TypeError, "small_road"),
+        ({"split_batches": 0}, TypeError, "split_batches"),
+        ({"split_batches": "yes"}, TypeError, "split_batches"),
         # A good choice does not let a bad one through.
         ({"blas_crossover": 0, "blas_library": "mkl"}, ValueError, "blas_library"),
     ],

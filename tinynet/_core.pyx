@@ -34,6 +34,8 @@ from tinynet._blas import numpy_gemm
 
 from tinynet._kernels cimport (
     Activation,
+    BatchHelper,
+    set_helper_offers,
     Fit,
     Gemm,
     Group,
@@ -144,6 +146,29 @@ def instruction_sets():
     """The instruction sets this CPU runs, of those the kernels are compiled for, narrowest
     first."""
     return [name for name, isa in INSTRUCTION_SETS.items() if isa <= best_isa()]
+
+
+def shuffled_order(uint64_t key, uint64_t first, Py_ssize_t n):
+    """The order in which a shuffled epoch visits ``n`` rows (``random_order``, in
+    csrc/tinynet_random.hh), as an ``intp`` array: for the tests, against the numpy
+    reference's ``tinynet._random.random_order``."""
+    if n < 0:
+        raise ValueError(f"n must be at least 0, got {n}")
+    order = np.zeros(2 * n if n > 0 else 1, dtype=np.intp)
+    keys = np.zeros(2 * n if n > 0 else 1, dtype=np.uint64)
+    cdef Py_ssize_t[::1] order_view = order
+    cdef uint64_t[::1] keys_view = keys
+    if n > 0:
+        with nogil:
+            random_order(key, first, &order_view[0], &keys_view[0], n)
+    return order[:n].copy()
+
+
+def helper_offers(enabled):
+    """Whether fits whose plan splits their batches offer each batch's second half to their
+    helper thread (the default), or train both halves on their own; returns the previous
+    setting. Process-wide, for tests: the numbers are the same either way."""
+    return bool(set_helper_offers(bool(enabled)))
 
 
 def blas_library():
@@ -333,6 +358,120 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
                        slot(slot_b, at + k * j), step, j, False)
 
 
+cdef struct HalfBatch:
+    # The second half of a batch's rows, as the batch helper (csrc/tinynet_helper.hh) trains
+    # it: pointers into the fit's buffers at the half's first row (void: the element type is
+    # the fit's), its part of every synapse's step, laid out as the parameters, in `steps`.
+    const Machine* m
+    const Net* net
+    const Settings* s
+    const void* l0
+    const void* targets
+    const void* row_weights  # or NULL
+    const void* params
+    void** layers
+    void** deltas
+    void* log_out
+    void* steps
+    Py_ssize_t rows
+    double abs_sum
+    double loss_sum
+    BatchHelper* helper
+
+
+cdef void half_batch(HalfBatch* h, floating* element_type) noexcept nogil:
+    """The helper's half: forward pass, output delta (with its sums, into ``h``), clipping,
+    then, from the output down, each synapse's hidden delta and its part of the synapse's
+    step, announced to the fit as it is ready (the fit then updates that synapse; every
+    hidden delta here reads the weights before it)."""
+    cdef const Net* net = h.net
+    cdef const Settings* s = h.s
+    cdef Py_ssize_t L = net.n_synapses, n = h.rows, i, k, j
+    cdef floating** layers = <floating**>h.layers
+    cdef floating** deltas = <floating**>h.deltas
+    cdef const floating* l0 = <const floating*>h.l0
+    cdef const floating* params = <const floating*>h.params
+    cdef floating* steps = <floating*>h.steps
+    cdef const floating* l_prev
+    cdef Norms no_norms
+    no_norms.xhats = no_norms.means = no_norms.variances = no_norms.inv_stds = NULL
+    forward_pass(h.m, net, l0, params, layers, <floating**>NULL, <floating*>h.log_out, n, s, 0,
+                 &no_norms, <floating*>NULL)
+    if h.row_weights != NULL:
+        weighted_output_delta(h.m[0], net.output, <const floating*>h.targets, layers[L],
+                              deltas[L], <const floating*>h.row_weights, n, net.sizes[L],
+                              &h.abs_sum, &h.loss_sum)
+    else:
+        output_delta(h.m[0], net.output, <const floating*>h.targets, layers[L], deltas[L], n,
+                     net.sizes[L], &h.abs_sum, &h.loss_sum)
+    if s.clip > 0:
+        clip_all(deltas[L], n * net.sizes[L], <floating>s.clip)
+    for i in range(L - 1, -1, -1):
+        k = net.sizes[i]
+        j = net.sizes[i + 1]
+        if i > 0:
+            hidden_delta(h.m[0], net.hidden, deltas[i + 1], params + net.offsets[i], layers[i],
+                         <const floating*>NULL, deltas[i], n, k, j)
+            if s.clip > 0:
+                clip_all(deltas[i], n * k, <floating>s.clip)
+            l_prev = layers[i]
+        else:
+            l_prev = l0
+        transpose_dot(h.m[0], l_prev, deltas[i + 1], steps + net.offsets[i], n, k, j)
+        if net.bias:
+            column_sums(deltas[i + 1], steps + net.offsets[i] + k * j, n, j)
+        if h.helper != NULL:
+            h.helper.layer_ready()
+
+
+cdef void half_batch_double(void* context) noexcept nogil:
+    half_batch[double](<HalfBatch*>context, NULL)
+
+
+cdef void half_batch_float(void* context) noexcept nogil:
+    half_batch[float](<HalfBatch*>context, NULL)
+
+
+cdef inline void split_backward_pass(const Machine* m, const Net* net, const Settings* s,
+                                     const Optimizer[floating]* opt, const floating* l0,
+                                     floating* params, floating* slot_a, floating* slot_b,
+                                     floating** layers, floating** deltas, floating* step,
+                                     const floating* helper_steps, Py_ssize_t n,
+                                     BatchHelper* helper) noexcept nogil:
+    """backward_pass for the first ``n`` rows of a batch whose other rows the helper trains:
+    each synapse's step is this half's plus the helper's (in that order), once the helper's
+    is ready, then taken by the fit's update rule."""
+    cdef floating clip = <floating>s.clip
+    cdef Py_ssize_t i, k, j, at, q, width
+    cdef floating* syn
+    cdef const floating* l_prev
+    for i in range(net.n_synapses - 1, -1, -1):
+        k = net.sizes[i]
+        j = net.sizes[i + 1]
+        at = net.offsets[i]
+        syn = params + at
+        if i > 0:
+            hidden_delta(m[0], net.hidden, deltas[i + 1], syn, layers[i], <const floating*>NULL,
+                         deltas[i], n, k, j)
+            if clip > 0:
+                clip_all(deltas[i], n * k, clip)
+            l_prev = layers[i]
+        else:
+            l_prev = l0
+        transpose_dot(m[0], l_prev, deltas[i + 1], step, n, k, j)
+        if net.bias:
+            column_sums(deltas[i + 1], step + k * j, n, j)
+        if helper != NULL:
+            helper.wait_layers(<int>(net.n_synapses - i))
+        width = (k + net.bias) * j
+        for q in range(width):
+            step[q] = step[q] + helper_steps[at + q]
+        take_steps(m.isa, opt[0], syn, slot(slot_a, at), slot(slot_b, at), step, k * j, True)
+        if net.bias:
+            take_steps(m.isa, opt[0], syn + k * j, slot(slot_a, at + k * j),
+                       slot(slot_b, at + k * j), step + k * j, j, False)
+
+
 cdef inline floating* slot(floating* row, Py_ssize_t at) noexcept nogil:
     """Where parameter ``at``'s state starts in a slot's row, or NULL without slots."""
     return row + at if row != NULL else NULL
@@ -461,6 +600,8 @@ cdef class Trainer:
     cdef object norm_rows, norm_units  # batch normalisation: xhat per row, statistics per unit
     cdef object padded, padded_velocity, padded_offsets, transposed_offsets  # small road
     cdef object pending  # what a signal handler raised during run, to raise after it
+    cdef object helper_steps  # the batch helper's part of every step (split batches)
+    cdef BatchHelper* helper  # NULL unless the plan splits each batch's rows over two threads
     cdef Net net
     cdef Settings s
     cdef Machine machine
@@ -565,6 +706,9 @@ cdef class Trainer:
         self.slopes = workspace(dtype, rows * hidden_units if s.dropout > 0 else 0)
         self.step = workspace(dtype, max(int(np.max(np.diff(self.offsets))),
                                          2 * int(np.max(self.layer_sizes[1:last], initial=0))))
+        # The batch helper's part of every step, laid out as the parameters (the helper's
+        # thread starts with the first epoch that needs it).
+        self.helper_steps = workspace(dtype, size if self.plan.split else 0)
         self.norm_rows = workspace(dtype, rows * hidden_units if architecture.batch_norm else 0)
         self.norm_units = workspace(dtype, 3 * hidden_units if architecture.batch_norm else 0)
         # On the small road each epoch writes its weights into `saved` or `padded` in turn,
@@ -589,6 +733,9 @@ cdef class Trainer:
                 raise ValueError("validation data do not match the layer sizes")
             self.val_layers = workspace(dtype, self.X_val.shape[0] * units)
             self.val_delta = workspace(dtype, self.X_val.shape[0] * n_out)
+
+    def __dealloc__(self):
+        del self.helper  # joins its thread (a no-op for NULL)
 
     @property
     def small(self):
@@ -729,7 +876,7 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
         n_val = X_val.shape[0]
         point_into(val_layer_buffer, sizes, n_val, 1, L + 1, val_layers)
 
-    cdef Py_ssize_t e, start, batch
+    cdef Py_ssize_t e, start, batch, i
     cdef uint64_t first_row
     cdef long long saved_updates
     cdef const floating* l0
@@ -739,12 +886,37 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     # Reduction "mean": each batch's weight, its rows over it, and its L2 penalty (measured
     # only with an l2), summed for the history.
     cdef bint mean = s.mean, penalised = s.mean and s.l2 != 0
-    cdef double batch_weight, factor, penalty = 0.0, penalty_total
+    cdef double batch_weight, factor = 1.0, penalty = 0.0, penalty_total
     cdef floating[::1] saved = t.saved
     cdef floating* stats = &statistics[0] if n_stats > 0 else NULL
     cdef Py_ssize_t size = params.shape[0], completed = 0
     cdef SignalClock clock
     cdef bint interrupted = False, finite
+    # Split batches: the helper trains rows [own, batch) of each, into helper_steps.
+    cdef bint split = t.plan.split
+    cdef floating[::1] helper_steps = t.helper_steps
+    cdef Py_ssize_t own
+    cdef vector[floating*] half_layers, half_deltas
+    half_layers.assign(L + 1, NULL)
+    half_deltas.assign(L + 1, NULL)
+    cdef HalfBatch half
+    half.m = m
+    half.net = net
+    half.s = s
+    half.params = &params[0]
+    half.layers = <void**>half_layers.data()
+    half.deltas = <void**>half_deltas.data()
+    half.steps = &helper_steps[0] if split else NULL
+    cdef void (*half_work)(void*) noexcept nogil
+    if floating is double:
+        half_work = half_batch_double
+    else:
+        half_work = half_batch_float
+    # The helper's thread, from the first call with two batches or more (the first batch
+    # wakes it; a lone batch trains both halves here, with the same numbers).
+    if split and t.helper == NULL and epochs * ((n + b - 1) // b) >= 2:
+        t.helper = new BatchHelper()
+    half.helper = t.helper
     with nogil:
         for e in range(epochs):
             copy_all(&params[0], &saved[0], size)
@@ -777,14 +949,29 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                     targets = &y[start, 0]
                     if weighted:
                         row_weights = &weights[start]
+                own = batch
+                if split and batch >= 2:
+                    own = (batch + 1) // 2
+                    for i in range(1, L + 1):
+                        half_layers[i] = layers[i] + own * sizes[i]
+                        half_deltas[i] = deltas[i] + own * sizes[i]
+                    half.l0 = l0 + own * n_in
+                    half.targets = targets + own * n_out
+                    half.row_weights = row_weights + own if weighted else NULL
+                    half.log_out = log_probabilities + own * n_out
+                    half.rows = batch - own
+                    if t.helper != NULL:
+                        t.helper.start(half_work, &half)
+                    else:  # the same numbers, trained here first
+                        half_work(&half)
                 forward_pass(m, net, l0, &params[0], layers.data(), slopes_or_null,
-                             log_probabilities, batch, s, first_row + start, &training_norms,
+                             log_probabilities, own, s, first_row + start, &training_norms,
                              stats)
                 if weighted:
                     weighted_output_delta(m[0], net.output, targets, layers[L], deltas[L],
-                                          row_weights, batch, n_out, &abs_sum, &loss_sum)
+                                          row_weights, own, n_out, &abs_sum, &loss_sum)
                 else:
-                    output_delta(m[0], net.output, targets, layers[L], deltas[L], batch, n_out,
+                    output_delta(m[0], net.output, targets, layers[L], deltas[L], own, n_out,
                                  &abs_sum, &loss_sum)
                 abs_total += abs_sum
                 if mean:
@@ -799,11 +986,22 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                 else:
                     loss_total += loss_sum
                 if s.clip > 0:
-                    clip_all(deltas[L], batch * n_out, <floating>s.clip)
+                    clip_all(deltas[L], own * n_out, <floating>s.clip)
                 t.updates += 1
                 opt.start(t.updates)
-                backward_pass(m, net, s, &opt, l0, &params[0], slot_a, slot_b, layers.data(),
-                              deltas.data(), slopes_or_null, &step[0], batch, &training_norms)
+                if own < batch:
+                    split_backward_pass(m, net, s, &opt, l0, &params[0], slot_a, slot_b,
+                                        layers.data(), deltas.data(), &step[0],
+                                        &helper_steps[0], own, t.helper)
+                    if t.helper != NULL:
+                        t.helper.wait()
+                    # The helper's half of the measures, after this half's.
+                    abs_total += half.abs_sum
+                    loss_total += factor * half.loss_sum if mean else half.loss_sum
+                else:
+                    backward_pass(m, net, s, &opt, l0, &params[0], slot_a, slot_b,
+                                  layers.data(), deltas.data(), slopes_or_null, &step[0], batch,
+                                  &training_norms)
                 start += batch
                 if start < n and watch and clock.due() and signalled(t):
                     interrupted = True

@@ -25,6 +25,7 @@ README's "What tinynet guarantees".
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -149,8 +150,14 @@ def run(
         state=state,
         first_epoch=first_epoch,
     )
-    # Counted as a running fit (tinynet._threads) from fit_started to the final commit.
-    with _threads.fitting(_threads.library_of(trainer)):
+    # Counted as a running fit (tinynet._threads) from fit_started to the final commit. A fit
+    # whose batches are split over two threads of its own keeps BLAS on one thread each.
+    library = _threads.library_of(trainer)
+    split = bool(getattr(getattr(trainer, "plan", None), "split", False))
+    with (
+        _threads.fitting(library),
+        _threads.holding(library) if split else contextlib.nullcontext(),
+    ):
         for callback in callbacks:
             started = getattr(callback, "fit_started", None)
             if callable(started):

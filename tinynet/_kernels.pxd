@@ -211,3 +211,13 @@ cdef extern from "tinynet_road_members.hh" namespace "tinynet::members" nogil:
                             T* const* deltas, Py_ssize_t epochs, double* history,
                             Py_ssize_t stride, Py_ssize_t* diverged,
                             SignalClock* clock) noexcept
+
+
+cdef extern from "tinynet_helper.hh" namespace "tinynet" nogil:
+    bint set_helper_offers(bint enabled) noexcept
+    cdef cppclass BatchHelper:
+        BatchHelper() except +
+        void start(void (*work)(void*) noexcept nogil, void* context) noexcept
+        void layer_ready() noexcept
+        void wait_layers(int count) noexcept
+        void wait() noexcept

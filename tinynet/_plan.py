@@ -46,6 +46,7 @@ class Choices:
     blas_library: str
     blas_crossover: int
     instruction_set: str
+    split_batches: bool = True
 
 
 DEFAULTS = Choices(
@@ -54,6 +55,17 @@ DEFAULTS = Choices(
     blas_crossover=_core.DEFAULT_BLAS_CROSSOVER,
     instruction_set=_core.instruction_sets()[-1],
 )
+
+# Splitting each batch's rows over the fit's two threads (csrc/tinynet_helper.hh) pays from
+# about this many multiply-adds in a batch's forward pass (1797 x 64-100-10 in batches of 200,
+# scikit-learn's digits: 1.5 million, 1.35 -> 0.95 ms an epoch; 569 x 30-100-2: 0.6 million,
+# slower split), in batches of at most SPLIT_MAX_ROWS rows (bigger ones gain from BLAS's own
+# threads, which a split batch gives up: full-batch digits' 1797 rows), on synapses of at
+# most SPLIT_MAX_WEIGHTS weights (each half computes its part of every weight's step, so that
+# wider synapses, 784 x 128, gained nothing).
+SPLIT_MIN_WORK = 1 << 20
+SPLIT_MAX_ROWS = 512
+SPLIT_MAX_WEIGHTS = 1 << 14
 
 _forced: contextvars.ContextVar[Choices] = contextvars.ContextVar("tinynet_choices")
 
@@ -70,6 +82,7 @@ def forced(
     blas_library: str | None = None,
     instruction_set: str | None = None,
     blas_crossover: int | None = None,
+    split_batches: bool | None = None,
 ) -> Iterator[Choices]:
     """Run the fits and predictions started in this block, in this thread, with these
     choices instead of the current ones (``None``: keep it).
@@ -84,6 +97,8 @@ def forced(
         One of ``_core.instruction_sets()``: those this CPU runs.
     blas_crossover : int, optional
         The number of multiply-adds from which a product goes to BLAS; 0 sends all.
+    split_batches : bool, optional
+        Whether big enough batches may be split over two threads (see ``make_plan``).
 
     Yields
     ------
@@ -119,6 +134,10 @@ def forced(
         if blas_crossover < 0:
             raise ValueError(f"blas_crossover must be at least 0, got {blas_crossover}")
         changes["blas_crossover"] = int(blas_crossover)
+    if split_batches is not None:
+        if not isinstance(split_batches, (bool, np.bool_)):
+            raise TypeError(f"split_batches must be a bool or None, got {split_batches!r}")
+        changes["split_batches"] = bool(split_batches)
     chosen = dataclasses.replace(current, **changes)
     token = _forced.set(chosen)
     try:
@@ -154,6 +173,7 @@ class Plan:
     padded_offsets: np.ndarray = dataclasses.field(default_factory=lambda: read_only([]))
     transposed_offsets: np.ndarray = dataclasses.field(default_factory=lambda: read_only([]))
     padded_size: int = 0
+    split: bool = False
 
     @property
     def road(self) -> str:
@@ -197,6 +217,25 @@ def small_road_lanes(
     return 4 if widest <= 4 else _core.SMALL_MAX_UNITS
 
 
+def splits_batches(architecture: Architecture, training: Training) -> bool:
+    """Whether the general loop splits each batch's rows over two threads: the fit's own
+    and its batch helper, each making its half's products on one BLAS thread (the helper's
+    part of every step added to the fit's, in that order, so that the numbers do not depend
+    on which thread trains the half, or on the number of cores). For batches whose forward
+    pass takes SPLIT_MIN_WORK multiply-adds or more, of at most SPLIT_MAX_ROWS rows, on
+    synapses of at most SPLIT_MAX_WEIGHTS weights, without batch normalisation or dropout,
+    and where the choices in force allow."""
+    shapes = synapse_shapes([int(size) for size in architecture.layer_sizes])
+    return (
+        choices().split_batches
+        and not architecture.batch_norm
+        and training.dropout == 0
+        and 2 <= training.batch_size <= SPLIT_MAX_ROWS
+        and training.batch_size * sum(k * j for k, j in shapes) >= SPLIT_MIN_WORK
+        and max(k * j for k, j in shapes) <= SPLIT_MAX_WEIGHTS
+    )
+
+
 def make_plan(
     architecture: Architecture,
     training: Training,
@@ -212,7 +251,7 @@ def make_plan(
     norm_offsets = read_only(batch_norm_offsets(sizes, architecture.bias))
     lanes = small_road_lanes(architecture, training, n_rows, validation, machine, weighted)
     if not lanes:
-        return Plan(machine, offsets, norm_offsets)
+        return Plan(machine, offsets, norm_offsets, split=splits_batches(architecture, training))
     # Every synapse's rows (k weights and a bias), then the columns (j) of synapses 1..,
     # one padded row each, laid end to end.
     padded_offsets, at = [], 0
