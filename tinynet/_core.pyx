@@ -386,13 +386,12 @@ cdef void half_batch(HalfBatch* h, floating* element_type) noexcept nogil:
     hidden delta here reads the weights before it)."""
     cdef const Net* net = h.net
     cdef const Settings* s = h.s
-    cdef Py_ssize_t L = net.n_synapses, n = h.rows, i, k, j
+    cdef Py_ssize_t L = net.n_synapses, n = h.rows, i
     cdef floating** layers = <floating**>h.layers
     cdef floating** deltas = <floating**>h.deltas
     cdef const floating* l0 = <const floating*>h.l0
     cdef const floating* params = <const floating*>h.params
     cdef floating* steps = <floating*>h.steps
-    cdef const floating* l_prev
     cdef Norms no_norms
     no_norms.xhats = no_norms.means = no_norms.variances = no_norms.inv_stds = NULL
     forward_pass(h.m, net, l0, params, layers, <floating**>NULL, <floating*>h.log_out, n, s, 0,
@@ -407,19 +406,8 @@ cdef void half_batch(HalfBatch* h, floating* element_type) noexcept nogil:
     if s.clip > 0:
         clip_all(deltas[L], n * net.sizes[L], <floating>s.clip)
     for i in range(L - 1, -1, -1):
-        k = net.sizes[i]
-        j = net.sizes[i + 1]
-        if i > 0:
-            hidden_delta(h.m[0], net.hidden, deltas[i + 1], params + net.offsets[i], layers[i],
-                         <const floating*>NULL, deltas[i], n, k, j)
-            if s.clip > 0:
-                clip_all(deltas[i], n * k, <floating>s.clip)
-            l_prev = layers[i]
-        else:
-            l_prev = l0
-        transpose_dot(h.m[0], l_prev, deltas[i + 1], steps + net.offsets[i], n, k, j)
-        if net.bias:
-            column_sums(deltas[i + 1], steps + net.offsets[i] + k * j, n, j)
+        delta_and_step(h.m, net, i, l0, params, layers, deltas, n, <floating>s.clip,
+                       steps + net.offsets[i])
         if h.helper != NULL:
             h.helper.layer_ready()
 
@@ -432,6 +420,26 @@ cdef void half_batch_float(void* context) noexcept nogil:
     half_batch[float](<HalfBatch*>context, NULL)
 
 
+cdef inline void delta_and_step(const Machine* m, const Net* net, Py_ssize_t i,
+                                const floating* l0, const floating* params, floating** layers,
+                                floating** deltas, Py_ssize_t n, floating clip,
+                                floating* step) noexcept nogil:
+    """Synapse ``i``'s part of a split batch's backward pass over ``n`` rows: the delta of the
+    layer below it (for i > 0, clipped if ``clip``), then its step, ``layers[i].T .
+    deltas[i + 1]`` and the biases' column sums, into ``step`` (laid out as the synapse)."""
+    cdef Py_ssize_t k = net.sizes[i], j = net.sizes[i + 1]
+    cdef const floating* l_prev = l0
+    if i > 0:
+        hidden_delta(m[0], net.hidden, deltas[i + 1], params + net.offsets[i], layers[i],
+                     <const floating*>NULL, deltas[i], n, k, j)
+        if clip > 0:
+            clip_all(deltas[i], n * k, clip)
+        l_prev = layers[i]
+    transpose_dot(m[0], l_prev, deltas[i + 1], step, n, k, j)
+    if net.bias:
+        column_sums(deltas[i + 1], step + k * j, n, j)
+
+
 cdef inline void split_backward_pass(const Machine* m, const Net* net, const Settings* s,
                                      const Optimizer[floating]* opt, const floating* l0,
                                      floating* params, floating* slot_a, floating* slot_b,
@@ -441,34 +449,20 @@ cdef inline void split_backward_pass(const Machine* m, const Net* net, const Set
     """backward_pass for the first ``n`` rows of a batch whose other rows the helper trains:
     each synapse's step is this half's plus the helper's (in that order), once the helper's
     is ready, then taken by the fit's update rule."""
-    cdef floating clip = <floating>s.clip
-    cdef Py_ssize_t i, k, j, at, q, width
-    cdef floating* syn
-    cdef const floating* l_prev
+    cdef Py_ssize_t i, k, j, at, q
     for i in range(net.n_synapses - 1, -1, -1):
         k = net.sizes[i]
         j = net.sizes[i + 1]
         at = net.offsets[i]
-        syn = params + at
-        if i > 0:
-            hidden_delta(m[0], net.hidden, deltas[i + 1], syn, layers[i], <const floating*>NULL,
-                         deltas[i], n, k, j)
-            if clip > 0:
-                clip_all(deltas[i], n * k, clip)
-            l_prev = layers[i]
-        else:
-            l_prev = l0
-        transpose_dot(m[0], l_prev, deltas[i + 1], step, n, k, j)
-        if net.bias:
-            column_sums(deltas[i + 1], step + k * j, n, j)
+        delta_and_step(m, net, i, l0, params, layers, deltas, n, <floating>s.clip, step)
         if helper != NULL:
             helper.wait_layers(<int>(net.n_synapses - i))
-        width = (k + net.bias) * j
-        for q in range(width):
+        for q in range((k + net.bias) * j):
             step[q] = step[q] + helper_steps[at + q]
-        take_steps(m.isa, opt[0], syn, slot(slot_a, at), slot(slot_b, at), step, k * j, True)
+        take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), step, k * j,
+                   True)
         if net.bias:
-            take_steps(m.isa, opt[0], syn + k * j, slot(slot_a, at + k * j),
+            take_steps(m.isa, opt[0], params + at + k * j, slot(slot_a, at + k * j),
                        slot(slot_b, at + k * j), step + k * j, j, False)
 
 

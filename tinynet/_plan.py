@@ -98,7 +98,7 @@ def forced(
     blas_crossover : int, optional
         The number of multiply-adds from which a product goes to BLAS; 0 sends all.
     split_batches : bool, optional
-        Whether big enough batches may be split over two threads (see ``make_plan``).
+        Whether big enough batches may be split over two threads (see ``splits_batches``).
 
     Yields
     ------
