@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.optimize
 from helpers import (
     Case,
     assert_backends_agree,
@@ -236,20 +237,45 @@ def test_lbfgs_with_a_poisson_output_agrees(dtype):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_lbfgs_steps_around_an_overflow(backend):
-    """L-BFGS's line search refuses an infinite loss: a start whose first step would
-    overflow exp still ends finite and lower, without a warning; a start that already
-    overflows takes no iteration and keeps its weights."""
+def test_lbfgs_refuses_a_step_into_an_overflow(backend, monkeypatch):
+    """L-BFGS on big counts ends finite and far lower, without a warning. A step whose loss
+    overflows exp is refused (the objective returns inf, which L-BFGS-B's line search does
+    not take, and it stops there): the network keeps its finite weights, its loss no higher
+    than at the start. A start that already overflows takes no iteration and keeps its
+    weights."""
+    losses: list[float] = []
+    minimize = scipy.optimize.minimize
+
+    def watched(fun, x0, **options):
+        def evaluated(x):
+            loss, gradient = fun(x)
+            losses.append(loss)
+            return loss, gradient
+
+        return minimize(evaluated, x0, **options)
+
+    monkeypatch.setattr(scipy.optimize, "minimize", watched)
     rng = np.random.default_rng(8)
     X = make_inputs(rng, 30, 2, scale=3.0)
     y = rng.poisson(200.0, size=(30, 1)).astype(float)
     net = tinynet.Network([2, 1], output="poisson", bias=True, seed=0, backend=backend)
     start = net.loss_and_gradient(X, y)[0]
+    # Inputs of 800: L-BFGS-B's first trial step, of length 1, takes w * x past exp's range.
+    X_far, y_far = np.array([[800.0], [400.0]]), np.array([[1e3], [3e2]])
+    far = tinynet.Network([1, 1], output="poisson", bias=True, backend=backend)
+    far.weights, far.biases = [np.array([[0.0]])], [np.array([0.0])]
+    far_start = far.loss_and_gradient(X_far, y_far)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         net.fit(X, y, epochs=30, optimizer="lbfgs")
         assert np.isfinite(net.predict(X)).all()
         assert net.loss_and_gradient(X, y)[0] < 0.1 * start
+        assert np.isfinite(losses).all()
+        losses.clear()
+        far.fit(X_far, y_far, epochs=30, optimizer="lbfgs")
+        assert np.isinf(losses).any()  # a step was refused
+        assert all(np.isfinite(w).all() for w in far.weights + far.biases)
+        assert far.loss_and_gradient(X_far, y_far)[0] <= far_start
         overflowing = one_unit(backend, np.float64, 1000.0)
         X1, y1 = np.array([[1.0], [-1.0]]), np.array([[2.0], [0.0]])
         overflowing.fit(X1, y1, epochs=5, optimizer="lbfgs")
