@@ -984,6 +984,34 @@ def test_callbacks_see_every_epoch(backend):
     assert_params_close(calls[-1][3], state(net), 0.0, "last epoch")
 
 
+def test_callbacks_that_do_not_read_the_network_skip_the_commits(backend):
+    """A callback whose ``_reads_network`` is false (scikit-learn's bookkeeping) sees the
+    network as it was until the fit ends (no commit per epoch); the fit ends, stopped or
+    not, with the weights of its last completed epoch, as with any callback."""
+    X, y = xor_like()
+    before = state(tinynet.Network([2, 4, 1], bias=True, seed=1, backend=backend))
+
+    class Blind:
+        _reads_network = False
+
+        def __init__(self):
+            self.seen = []
+
+        def __call__(self, network, epoch, logs):
+            self.seen.append(state(network))
+            return epoch == 2
+
+    blind = Blind()
+    net = tinynet.Network([2, 4, 1], bias=True, seed=1, backend=backend)
+    net.fit(X, y, epochs=10, learning_rate=0.1, callbacks=[blind])
+    for params in blind.seen:
+        assert_params_close(params, before, 0.0, "during the fit")
+    three = tinynet.Network([2, 4, 1], bias=True, seed=1, backend=backend)
+    three.fit(X, y, epochs=3, learning_rate=0.1)
+    assert_params_close(state(net), state(three), 0.0, "after the stop")
+    assert len(net.history["loss"]) == 3
+
+
 @pytest.mark.parametrize("stop", [True, 1, "stop"], ids=["True", "1", "str"])
 def test_a_truthy_callback_return_stops_training(backend, stop):
     X, y = xor_like()

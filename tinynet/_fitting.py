@@ -163,6 +163,10 @@ def run(
             if callable(started):
                 started(network, resume)
         measures = history_keys(validation is not None, training.reduction == "mean")
+        # Each epoch is committed before the callbacks see the network, unless none of them
+        # looks at it (``_reads_network`` false: scikit-learn's bookkeeping without early
+        # stopping); the last completed epoch is committed at the end either way.
+        watched = any(getattr(callback, "_reads_network", True) for callback in callbacks)
         # One row per epoch, as the trainers fill it.
         record = np.full((0, len(HISTORY_KEYS)), np.nan)
         reporter = Reporter(epochs, verbose, progress)
@@ -186,9 +190,12 @@ def run(
                 logs = logs_of(record[done - 1], measures)
                 reporter.report(done, logs)
                 if callbacks:
-                    trained = columns(record[:done], measures)
-                    commit(weights.copy(), state_of(trainer), trained, final=False, epochs=done)
-                    committed = done
+                    if watched:
+                        trained = columns(record[:done], measures)
+                        commit(
+                            weights.copy(), state_of(trainer), trained, final=False, epochs=done
+                        )
+                        committed = done
                     # A list, not a generator: every callback sees every epoch, even after one
                     # of them has asked to stop.
                     if any([bool(callback(network, done - 1, logs)) for callback in callbacks]):

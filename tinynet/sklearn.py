@@ -107,6 +107,9 @@ class _EpochMonitor:
         self.n_samples = n_samples
         self.validation = validation
         self.incremental = incremental
+        # Only early stopping's scores read the network after an epoch (tinynet._fitting then
+        # commits every epoch before calling this).
+        self._reads_network = validation is not None
         # The learning-rate schedule (scikit-learn's SGD's; "constant" elsewhere).
         self.adaptive = schedule == "adaptive"
         self.invscaling = schedule == "invscaling"
