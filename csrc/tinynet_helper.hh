@@ -42,16 +42,19 @@
 
 namespace tinynet {
 
-// Whether fits offer halves to their helpers at all. Turned off, every fit trains both halves
-// on its own thread: the tests' way to check that the numbers do not depend on which thread
-// trains a half.
-inline std::atomic<bool>& helper_offers() {
-    static std::atomic<bool> enabled{true};
-    return enabled;
+// Who trains split batches' second halves, process-wide: kHelperAdaptive, as above (the
+// default); kFitOnly, every fit all of its halves; kHelperOnly, the helpers every half offered
+// (the fit waits for it instead of taking it back, and never keeps batches). The last two are
+// the tests' way to check that the numbers do not depend on which thread trains a half.
+enum HelperMode { kHelperAdaptive = 0, kFitOnly = 1, kHelperOnly = 2 };
+
+inline std::atomic<int>& helper_mode() {
+    static std::atomic<int> mode{kHelperAdaptive};
+    return mode;
 }
 
-// Sets helper_offers, returning its previous value.
-inline bool set_helper_offers(bool enabled) { return helper_offers().exchange(enabled); }
+// Sets helper_mode, returning its previous value.
+inline int set_helper_mode(int mode) { return helper_mode().exchange(mode); }
 
 class BatchHelper {
   public:
@@ -81,9 +84,10 @@ class BatchHelper {
         started_at_ = Clock::now();
         waited_ = Clock::duration::zero();
         fit_cpu_.store(current_cpu(), std::memory_order_relaxed);
-        const bool due =
-            started_at_ >= keep_until_ && helper_offers().load(std::memory_order_relaxed);
-        offered_ = due && offering_.load(std::memory_order_relaxed);
+        const int mode = helper_mode().load(std::memory_order_relaxed);
+        only_helper_ = mode == kHelperOnly;
+        const bool due = only_helper_ || (mode == kHelperAdaptive && started_at_ >= keep_until_);
+        offered_ = due && (only_helper_ || offering_.load(std::memory_order_relaxed));
         mine_ = !offered_;
         offering_.store(due, std::memory_order_relaxed);  // published with started_
         if (mine_) taken_.store(job, std::memory_order_relaxed);  // before the helper sees it
@@ -102,7 +106,7 @@ class BatchHelper {
     void wait_layers(int count) {
         if (layers_.load(std::memory_order_acquire) >= count) return;
         const long job = started_.load(std::memory_order_relaxed);
-        if (!mine_) mine_ = take(job);
+        if (!mine_ && !only_helper_) mine_ = take(job);
         if (mine_) {
             work_(context_);
             finished_.store(job, std::memory_order_release);
@@ -119,7 +123,7 @@ class BatchHelper {
         const long job = started_.load(std::memory_order_relaxed);
         for (unsigned spins = 0; finished_.load(std::memory_order_acquire) != job; ++spins)
             relax(spins);
-        if (!offered_) return;
+        if (!offered_ || only_helper_) return;
         const Clock::time_point now = Clock::now();
         const Clock::duration worked = (now - started_at_) - waited_;
         if (mine_ || waited_ > worked) {
@@ -213,7 +217,7 @@ class BatchHelper {
     std::atomic<int> fit_cpu_{-1};        // the CPU the fit last started a batch on
     std::atomic<bool> quit_{false};
     // The fit's side only: this batch's, and how long to keep batches after a loss.
-    bool offered_ = false, mine_ = false;
+    bool offered_ = false, mine_ = false, only_helper_ = false;
     Clock::time_point started_at_{}, keep_until_{};
     Clock::duration waited_{}, keep_for_{kKeepAtLeast};
     std::mutex mutex_;

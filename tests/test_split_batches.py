@@ -7,14 +7,18 @@ synapse's step is the first half's part plus the second's. So:
 * a split fit agrees with the same fit unsplit to rounding, over activations, outputs,
   optimizers, sample weights, reductions, clipping and shuffling;
 * its numbers do not depend on which thread trained each second half: the fit that trains
-  every half itself (``_core.helper_offers(False)``) and the fit that offers them end bit for
-  bit alike, run after run, and a member of an ensemble ends where its fit alone ends;
+  every half itself (``_core.helper_mode("fit")``), the fit whose helper trains every half
+  (``"helper"``) and the fit that decides as it goes (``"adaptive"``, the default) end bit
+  for bit alike, run after run, and a member of an ensemble ends where its fit alone ends;
 * an interrupted split fit keeps its last completed epoch, as every fit does.
 
 The tests lower ``SPLIT_MIN_WORK`` so that small networks split too.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -33,12 +37,14 @@ def split_small(monkeypatch):
     monkeypatch.setattr(_plan, "SPLIT_MIN_WORK", 0)
 
 
-@pytest.fixture
-def fits_keep_halves():
-    """Every fit trains both halves of its batches on its own thread, for the test."""
-    before = _core.helper_offers(False)
-    yield
-    _core.helper_offers(before)
+@contextmanager
+def halves_trained_by(mode: str) -> Iterator[None]:
+    """Who trains the split batches' second halves in the block (``_core.helper_mode``)."""
+    before = _core.helper_mode(mode)
+    try:
+        yield
+    finally:
+        _core.helper_mode(before)
 
 
 def splits(layers, batch_size, **options) -> bool:
@@ -142,38 +148,50 @@ def test_a_split_fit_agrees_with_the_unsplit_one(case):
         assert_close(split.history[key], values, tol, f"history[{key!r}]")
 
 
-def digits_sized_fit(**fit) -> tinynet.Network:
-    """A fit of the digits' shape in batches of 200, which splits at the default work, on
-    random data (long enough for the helper to train many halves)."""
+def digits_sized_data() -> tuple[np.ndarray, np.ndarray]:
+    """Random inputs and one-hot targets of the digits' shape, 1000 rows."""
     rng = np.random.default_rng(7)
-    X = rng.standard_normal((1000, 64))
-    y = np.eye(10)[rng.integers(0, 10, 1000)]
+    return rng.standard_normal((1000, 64)), np.eye(10)[rng.integers(0, 10, 1000)]
+
+
+def digits_sized_fit(**fit) -> tinynet.Network:
+    """A fit of the digits' shape in batches of 200, which splits at the default work
+    (long enough for the helper to train many halves)."""
     network = tinynet.Network(
         [64, 100, 10], activation="relu", output="softmax", bias=True, seed=3, init="xavier"
     )
     options = {"epochs": 12, "batch_size": 200, "learning_rate": 1e-3, "optimizer": "adam"}
-    return network.fit(X, y, **{**options, **fit})
+    return network.fit(*digits_sized_data(), **{**options, **fit})
 
 
 def test_the_numbers_do_not_depend_on_which_thread_trains_a_half():
     assert splits([64, 100, 10], 200, optimizer="adam")
-    offered = [digits_sized_fit().__getstate__() for _ in range(3)]
-    before = _core.helper_offers(False)
-    try:
-        kept = digits_sized_fit().__getstate__()
-    finally:
-        _core.helper_offers(before)
-    for state in offered:
-        assert_same_state(state, kept)
+    with halves_trained_by("fit"):
+        fit_only = digits_sized_fit().__getstate__()
+    with halves_trained_by("helper"):
+        helper_only = digits_sized_fit().__getstate__()
+    assert_same_state(helper_only, fit_only)
+    for _ in range(3):
+        assert_same_state(digits_sized_fit().__getstate__(), fit_only)
 
 
-@pytest.mark.usefixtures("fits_keep_halves")
-def test_kept_halves_still_agree_with_the_unsplit_fit():
+def test_the_helper_mode_is_one_of_three():
+    assert _core.helper_mode("adaptive") == "adaptive"  # the default
+    with pytest.raises(ValueError, match="mode must be one of"):
+        _core.helper_mode("sometimes")
+    assert _core.helper_mode("adaptive") == "adaptive"
+
+
+@pytest.mark.parametrize("mode", ["fit", "helper"])
+def test_either_thread_agrees_with_the_unsplit_fit(mode):
     with _plan.forced(split_batches=False):
         whole = digits_sized_fit(shuffle=False)
-    split = digits_sized_fit(shuffle=False)
+    with halves_trained_by(mode):
+        split = digits_sized_fit(shuffle=False)
     for a, b in zip(split.weights, whole.weights, strict=True):
         assert_close(a, b, tolerance(np.float64), "weights")
+    # Split, the sums are taken in another order: not the same bits.
+    assert any(not np.array_equal(a, b) for a, b in zip(split.weights, whole.weights, strict=True))
 
 
 def test_an_ensemble_member_ends_where_its_fit_alone_ends():
@@ -198,13 +216,9 @@ def test_an_interrupted_split_fit_keeps_its_last_completed_epoch():
     network = tinynet.Network(
         [64, 100, 10], activation="relu", output="softmax", bias=True, seed=3, init="xavier"
     )
-    rng = np.random.default_rng(7)
-    X = rng.standard_normal((1000, 64))
-    y = np.eye(10)[rng.integers(0, 10, 1000)]
     with pytest.raises(KeyboardInterrupt):
         network.fit(
-            X,
-            y,
+            *digits_sized_data(),
             epochs=12,
             batch_size=200,
             learning_rate=1e-3,

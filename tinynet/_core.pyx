@@ -35,7 +35,7 @@ from tinynet._blas import numpy_gemm
 from tinynet._kernels cimport (
     Activation,
     BatchHelper,
-    set_helper_offers,
+    set_helper_mode,
     Fit,
     Gemm,
     Group,
@@ -164,11 +164,18 @@ def shuffled_order(uint64_t key, uint64_t first, Py_ssize_t n):
     return order[:n].copy()
 
 
-def helper_offers(enabled):
-    """Whether fits whose plan splits their batches offer each batch's second half to their
-    helper thread (the default), or train both halves on their own; returns the previous
-    setting. Process-wide, for tests: the numbers are the same either way."""
-    return bool(set_helper_offers(bool(enabled)))
+HELPER_MODES = ("adaptive", "fit", "helper")
+
+
+def helper_mode(mode):
+    """Who trains the second halves of split batches, process-wide: ``"adaptive"`` (the
+    default: offered to the fit's helper thread, taken back or kept by the fit while the
+    other core is busy), ``"fit"`` (every fit trains both halves itself) or ``"helper"``
+    (the helper trains every half; the fit waits for it). Returns the previous mode. For
+    tests: the numbers are the same in every mode."""
+    if mode not in HELPER_MODES:
+        raise ValueError(f"mode must be one of {HELPER_MODES}, got {mode!r}")
+    return HELPER_MODES[set_helper_mode(HELPER_MODES.index(mode))]
 
 
 def blas_library():
@@ -891,8 +898,9 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     cdef floating[::1] helper_steps = t.helper_steps
     cdef Py_ssize_t own
     cdef vector[floating*] half_layers, half_deltas
-    half_layers.assign(L + 1, NULL)
-    half_deltas.assign(L + 1, NULL)
+    if split:
+        half_layers.assign(L + 1, NULL)
+        half_deltas.assign(L + 1, NULL)
     cdef HalfBatch half
     half.m = m
     half.net = net

@@ -214,7 +214,7 @@ cdef extern from "tinynet_road_members.hh" namespace "tinynet::members" nogil:
 
 
 cdef extern from "tinynet_helper.hh" namespace "tinynet" nogil:
-    bint set_helper_offers(bint enabled) noexcept
+    int set_helper_mode(int mode) noexcept
     cdef cppclass BatchHelper:
         BatchHelper() except +
         void start(void (*work)(void*) noexcept nogil, void* context) noexcept
