@@ -4,9 +4,10 @@
 //
 // Every row of a layer and of a synapse is padded to 4 or kMaxLanes elements and handled as
 // one vector value, and the epoch is compiled once per instruction set with the activations
-// inlined into it. A layer's padding holds f(0), but the padding of the weights and of the
-// deltas stays zero: output deltas are written for real units only, the hidden deltas come
-// from the weights' columns (zero beyond the real units), and the columns' steps are masked.
+// inlined into it. A hidden layer's padding holds f(0), but the padding of the weights and of
+// the deltas stays zero: output deltas are written for real units only, the hidden deltas
+// come from the weights' columns (zero beyond the real units), and the columns' steps are
+// masked. An output of one unit is computed W rows to a vector (forward_one_unit).
 // Each sum is taken in the same order as in the general kernels' loops, and in the same
 // instruction set the general kernels run in (run_on, tinynet_platform.hh), each product
 // fused into its sum, or not, alike: so the two give identical results (the general loop
@@ -130,6 +131,40 @@ struct Rows {
         }
     }
 
+    // forward for a layer of one unit (the blog's output), W rows at a time, one row in each
+    // lane: the activation then takes one vector for W rows, instead of one for each row's
+    // single real lane. Each lane takes its row's products in forward's order, so the values
+    // are forward's. Group g of W rows is activated in row g, then each value is moved to its
+    // row, from the last row back, so that none is overwritten before it moves; the layer's
+    // padding holds other rows' values, which no kernel reads for the output layer.
+    static TINYNET_ALWAYS_INLINE void forward_one_unit(Activation f, const T* l_prev__nk,
+                                                      idx_t stride, const T* syn, bool bias,
+                                                      T* l__nW, idx_t n, idx_t k) {
+        idx_t groups = 0;
+        for (idx_t r0 = 0; r0 < n; r0 += W, ++groups) {
+            // The lanes past the last row repeat it (in bounds); their values are not kept.
+            const T* rows[W];
+            for (int m = 0; m < W; ++m)
+                rows[m] = l_prev__nk + (r0 + m < n ? r0 + m : n - 1) * stride;
+            V sums = V::zero();
+            for (idx_t p = 0; p < k; ++p) {
+                V column;
+                for (int m = 0; m < W; ++m) column.part[m / V::kPer][m % V::kPer] = rows[m][p];
+                sums += syn[p * W] * column;
+            }
+            if (bias) sums += V::all(syn[k * W]);
+            store(l__nW + groups * W, sums);
+        }
+        // As forward's, over rows whose every lane is a real value.
+        switch (f) {
+            case kSigmoid: each_row(l__nW, groups, vmath::sigmoid_value<T>); break;
+            case kTanh: each_row(l__nW, groups, vmath::tanh_value<T>); break;
+            case kRelu: each_row(l__nW, groups, relu<T>); break;
+            default: break;  // kLinear
+        }
+        for (idx_t r = n - 1; r > 0; --r) l__nW[r * W] = l__nW[r];
+    }
+
     // x = f(x) for every element of n rows, each row's W elements as one vector.
     template <typename G>
     static TINYNET_ALWAYS_INLINE void each_row(T* x__nW, idx_t n, G f) {
@@ -228,9 +263,17 @@ struct Rows {
                                             double* abs_error_sum, double* loss_sum) {
         const idx_t last = plan.n_synapses - 1;
         const idx_t* sizes = plan.sizes;
-        for (idx_t i = 0; i <= last; ++i)
-            forward(i == last ? plan.output : F, i == 0 ? X : layers[i], i == 0 ? sizes[0] : W,
-                    weights + plan.padded_offsets[i], plan.bias, layers[i + 1], n, sizes[i]);
+        for (idx_t i = 0; i <= last; ++i) {
+            const T* l_prev = i == 0 ? X : layers[i];
+            const idx_t stride = i == 0 ? sizes[0] : W;
+            const T* syn = weights + plan.padded_offsets[i];
+            if (i == last && sizes[i + 1] == 1)
+                forward_one_unit(plan.output, l_prev, stride, syn, plan.bias, layers[i + 1], n,
+                                 sizes[i]);
+            else
+                forward(i == last ? plan.output : F, l_prev, stride, syn, plan.bias,
+                        layers[i + 1], n, sizes[i]);
+        }
         squared_loss_delta(plan.output, y, layers[last + 1], deltas[last + 1], n,
                            sizes[last + 1], W, abs_error_sum, loss_sum);
         if (plan.clip > T(0)) clip_all(deltas[last + 1], n * W, plan.clip);

@@ -29,6 +29,12 @@ struct Row {
         for (int h = 0; h < kParts; ++h) r.part[h] = V{};
         return r;
     }
+    // a in every lane (a - 0 keeps the sign of a zero).
+    static TINYNET_ALWAYS_INLINE Row all(T a) {
+        Row r;
+        for (int h = 0; h < kParts; ++h) r.part[h] = a - V{};
+        return r;
+    }
     // A vector at a time: one copy of the whole array would be split into smaller moves.
     static TINYNET_ALWAYS_INLINE Row load(const T* row) {
         Row r;
