@@ -22,6 +22,7 @@ Three kinds of check:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import math
@@ -46,6 +47,7 @@ from hypothesis import given, settings
 
 import tinynet
 import tinynet._progress
+from tinynet import _fitting
 
 BACKENDS = ("cython", "numpy")
 
@@ -1010,6 +1012,116 @@ def test_callbacks_that_do_not_read_the_network_skip_the_commits(backend):
     three.fit(X, y, epochs=3, learning_rate=0.1)
     assert_params_close(state(net), state(three), 0.0, "after the stop")
     assert len(net.history["loss"]) == 3
+
+
+class RecordingTrainer:
+    """A backend's trainer that records how many epochs each of its runs was asked for, and
+    raises KeyboardInterrupt once ``interrupt_at`` epochs are done (if a run would go past)."""
+
+    def __init__(self, trainer, runs, interrupt_at):
+        self._trainer = trainer
+        self._runs = runs
+        self._interrupt_at = interrupt_at
+
+    def __getattr__(self, name):
+        return getattr(self._trainer, name)
+
+    def run(self, epochs, history, *rates):
+        self._runs.append(epochs)
+        stop = self._interrupt_at
+        if stop is not None and self._trainer.epoch + epochs > stop:
+            part = stop - self._trainer.epoch
+            self._trainer.run(part, history[:part], *(r[:part] for r in rates))
+            raise KeyboardInterrupt
+        return self._trainer.run(epochs, history, *rates)
+
+
+@contextlib.contextmanager
+def recorded_runs(runs, interrupt_at=None):
+    """Fits in the block train with RecordingTrainers."""
+    original = _fitting.run
+
+    def run(make_trainer, *args, **kwargs):
+        def make(*trainer_args, **trainer_kwargs):
+            trainer = make_trainer(*trainer_args, **trainer_kwargs)
+            return RecordingTrainer(trainer, runs, interrupt_at)
+
+        return original(make, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_fitting, "run", run)
+        yield
+
+
+class Ahead:
+    """A callback that does not read the network and promises ``ahead[i]`` epochs before it
+    acts, the i-th time it is asked; it stops the fit at epoch ``stop_at``."""
+
+    _reads_network = False
+
+    def __init__(self, ahead, stop_at=None):
+        self.ahead = list(ahead)
+        self.asked = 0
+        self.stop_at = stop_at
+        self.seen = []
+
+    def _epochs_ahead(self):
+        self.asked += 1
+        return self.ahead[min(self.asked - 1, len(self.ahead) - 1)]
+
+    def __call__(self, network, epoch, logs):
+        self.seen.append((epoch, dict(logs)))
+        return epoch == self.stop_at
+
+
+def test_callbacks_that_promise_epochs_ahead_are_told_of_each_epoch(backend):
+    """A callback that does not read the network and says how many epochs ahead it could
+    next act gets stretches of that many epochs in one call: it still sees every epoch, in
+    order, with that epoch's logs, and the fit ends as the fit called epoch by epoch ends."""
+    X, y = xor_like()
+    ahead = Ahead([3, 1, 5, 2], stop_at=10)
+    runs = []
+    net = tinynet.Network([2, 4, 1], bias=True, seed=1, backend=backend)
+    with recorded_runs(runs):
+        net.fit(X, y, epochs=20, learning_rate=0.1, callbacks=[ahead])
+    assert runs == [3, 1, 5, 2]  # epochs 0-2, 3, 4-8, 9-10: the stop at 10 ends a stretch
+    assert [epoch for epoch, _ in ahead.seen] == list(range(11))
+    one_by_one = Ahead([1], stop_at=10)
+    alone = tinynet.Network([2, 4, 1], bias=True, seed=1, backend=backend)
+    alone.fit(X, y, epochs=20, learning_rate=0.1, callbacks=[one_by_one])
+    assert ahead.seen == one_by_one.seen
+    assert_params_close(state(net), state(alone), 0.0, "after the stop")
+    np.testing.assert_array_equal(net.history["loss"], alone.history["loss"])
+
+
+def test_a_callback_that_reads_the_network_keeps_stretches_to_one_epoch(backend):
+    X, y = xor_like()
+    ahead = Ahead([4])
+    reading = Ahead([4])
+    reading._reads_network = True
+    runs = []
+    net = tinynet.Network([2, 4, 1], bias=True, seed=1, backend=backend)
+    with recorded_runs(runs):
+        net.fit(X, y, epochs=6, learning_rate=0.1, callbacks=[ahead, reading])
+    assert runs == [1] * 6
+    assert [epoch for epoch, _ in ahead.seen] == list(range(6))
+
+
+def test_an_interrupted_stretch_tells_the_callbacks_of_its_completed_epochs(backend):
+    """Ctrl-C in the middle of a stretch: the network keeps the epochs completed before it,
+    and the callbacks hear of each of them, as they would have epoch by epoch."""
+    X, y = xor_like()
+    ahead = Ahead([5])
+    runs = []
+    net = tinynet.Network([2, 4, 1], bias=True, seed=1, backend=backend)
+    with recorded_runs(runs, interrupt_at=3), pytest.raises(KeyboardInterrupt):
+        net.fit(X, y, epochs=20, learning_rate=0.1, callbacks=[ahead])
+    assert runs == [5]
+    assert [epoch for epoch, _ in ahead.seen] == [0, 1, 2]
+    assert len(net.history["loss"]) == 3
+    three = tinynet.Network([2, 4, 1], bias=True, seed=1, backend=backend)
+    three.fit(X, y, epochs=3, learning_rate=0.1)
+    assert_params_close(state(net), state(three), 0.0, "after the interrupt")
 
 
 @pytest.mark.parametrize("stop", [True, 1, "stop"], ids=["True", "1", "str"])

@@ -492,3 +492,54 @@ def test_a_diverged_partial_fit_leaves_the_estimator_and_starts_a_fresh_optimize
     fresh.partial_fit(X, y)
     for a, b in zip(reg.coefs_ + reg.intercepts_, fresh.coefs_ + fresh.intercepts_, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"solver": "sgd", "learning_rate": "adaptive", "n_iter_no_change": 3, "tol": 1e-2},
+        {"solver": "sgd", "learning_rate": "invscaling", "momentum": 0.5},
+        {"n_iter_no_change": 2, "tol": 1e-1, "verbose": True},
+    ],
+    ids=["adam", "adaptive", "invscaling", "verbose-stop"],
+)
+def test_fits_in_stretches_end_as_fits_epoch_by_epoch(iris, options, monkeypatch, capsys):
+    """Without early stopping, a stochastic fit trains as many epochs per call as the stopping
+    rule allows (it needs n_iter_no_change + 1 epochs in a row without improvement): the
+    same bits, the same loss curve, the same stop and the same printed lines as a fit called
+    epoch by epoch, and fewer calls."""
+    from tinynet import _fitting
+    from tinynet.sklearn import _EpochMonitor
+
+    X, y = iris
+
+    def fitted(one_by_one):
+        calls = []
+        original = _fitting.tell
+
+        def tell(callbacks, network, record, measures, start, done):
+            calls.append(done - start)
+            return original(callbacks, network, record, measures, start, done)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(_fitting, "tell", tell)
+            if one_by_one:
+                patch.setattr(_EpochMonitor, "_epochs_ahead", lambda self: 1)
+            model = TinyNetClassifier(
+                hidden_layer_sizes=(8,), max_iter=60, random_state=0, **options
+            ).fit(X, y)
+        return model, calls, capsys.readouterr().out
+
+    stretched, stretches, printed = fitted(one_by_one=False)
+    single, singles, printed_single = fitted(one_by_one=True)
+    assert set(singles) == {1}
+    assert sum(stretches) == sum(singles) == stretched.n_iter_ == single.n_iter_
+    if "invscaling" not in options.get("learning_rate", ""):
+        assert len(stretches) < len(singles)
+    assert stretched.loss_curve_ == single.loss_curve_
+    assert stretched.t_ == single.t_
+    stretched_params = stretched.coefs_ + stretched.intercepts_
+    for a, b in zip(stretched_params, single.coefs_ + single.intercepts_, strict=True):
+        assert_array_equal(a, b)
+    assert printed == printed_single

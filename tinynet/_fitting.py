@@ -8,8 +8,11 @@ trainer trains a copy of the weights in place and rolls back an epoch that diver
 interrupted (see ``Trainer.run`` in :mod:`tinynet.reference`); :func:`run` hands the
 network copies of it through one callable, a :class:`Commit`:
 
-- after every epoch when there are callbacks, so that they see the network holding that
-  epoch's weights, with a history of views into the growing record (no copy per epoch);
+- after every epoch when there are callbacks that read it, so that they see the network
+  holding that epoch's weights, with a history of views into the growing record (no copy
+  per epoch). Callbacks that do not read it (scikit-learn's bookkeeping without early
+  stopping) and can say how many epochs ahead they could next act are called for each
+  epoch of a longer stretch, after the stretch (see :func:`epochs_ahead`);
 - once more when the fit ends, however it ends (divergence, Ctrl-C, a failing callback or
   schedule), with a history of its own: the final commit, which ends the fit.
 
@@ -175,30 +178,33 @@ def run(
         try:
             while trainer.epoch < epochs and not diverged:
                 start = trainer.epoch
-                chunk = 1 if callbacks else min(reporter.epochs_until_next(start), MAX_CHUNK)
+                chunk = min(epochs_ahead(callbacks), reporter.epochs_until_next(start), MAX_CHUNK)
                 if start + chunk > len(record):
                     record = grown(record, min(epochs, max(2 * len(record), start + chunk)))
                 history = record[start : start + chunk]
-                if rates is None:
-                    diverged = trainer.run(chunk, history) < chunk
-                else:
-                    epoch_rates = [rates(first_epoch + start + i) for i in range(chunk)]
-                    diverged = trainer.run(chunk, history, np.array(epoch_rates)) < chunk
+                try:
+                    if rates is None:
+                        diverged = trainer.run(chunk, history) < chunk
+                    else:
+                        epoch_rates = [rates(first_epoch + start + i) for i in range(chunk)]
+                        diverged = trainer.run(chunk, history, np.array(epoch_rates)) < chunk
+                except BaseException:
+                    # Interrupted: the callbacks still hear of the epochs it completed.
+                    tell(callbacks, network, record, measures, start, trainer.epoch)
+                    raise
                 done = trainer.epoch
                 if done == start:  # diverged in its first epoch: nothing new to report
                     break
                 logs = logs_of(record[done - 1], measures)
                 reporter.report(done, logs)
                 if callbacks:
-                    if watched:
+                    if watched:  # then the stretch is one epoch (epochs_ahead)
                         trained = columns(record[:done], measures)
                         commit(
                             weights.copy(), state_of(trainer), trained, final=False, epochs=done
                         )
                         committed = done
-                    # A list, not a generator: every callback sees every epoch, even after one
-                    # of them has asked to stop.
-                    if any([bool(callback(network, done - 1, logs)) for callback in callbacks]):
+                    if tell(callbacks, network, record, measures, start, done):
                         break
         finally:
             # Also when interrupted: the weights of the completed epochs (unless committed
@@ -213,6 +219,40 @@ def run(
             "weight); the network keeps its weights from before that epoch, and its "
             "history ends there. Try a smaller learning_rate or scale the inputs."
         )
+
+
+def epochs_ahead(callbacks: Sequence[Callback]) -> int:
+    """How many epochs may run before the callbacks are called: one, unless every callback
+    promises more (a private ``_epochs_ahead()``: the fewest epochs, counting the one it
+    would act on, before it could stop the fit or change a learning rate) and none reads the
+    network (``_reads_network``), which holds only the stretch's last epoch. Without
+    callbacks, as many as the fit has."""
+    ahead = MAX_CHUNK
+    for callback in callbacks:
+        promise = getattr(callback, "_epochs_ahead", None)
+        if promise is None or getattr(callback, "_reads_network", True):
+            return 1
+        ahead = min(ahead, max(1, int(promise())))
+    return ahead
+
+
+def tell(
+    callbacks: Sequence[Callback],
+    network: object,
+    record: np.ndarray,
+    measures: Sequence[str],
+    start: int,
+    done: int,
+) -> bool:
+    """Call the callbacks for each of epochs ``start`` to ``done - 1`` in turn (the stretch
+    of epochs just trained); whether one asked to stop. A list, not a generator: every
+    callback sees an epoch, even after one of them has asked to stop there; none sees the
+    epochs after it (there are none: see epochs_ahead)."""
+    for epoch in range(start, done):
+        logs = logs_of(record[epoch], measures)
+        if any([bool(callback(network, epoch, logs)) for callback in callbacks]):
+            return True
+    return False
 
 
 def state_of(trainer: Trainer) -> TrainingState:

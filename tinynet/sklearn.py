@@ -143,6 +143,16 @@ class _EpochMonitor:
             )
         return stop
 
+    def _epochs_ahead(self) -> int:
+        """The fewest epochs, counting the one it acts on, before this could stop the fit or
+        change its learning rate (tinynet._fitting then trains them in one call): the stopping
+        rule needs ``n_iter_no_change + 1`` epochs in a row without improvement, one more
+        with each epoch. invscaling's rate changes after every epoch."""
+        if self.invscaling:
+            return 1
+        est = self.estimator
+        return max(1, int(est.n_iter_no_change) + 1 - int(est._no_improvement_count))
+
     def _count_no_improvement(self, network: Network) -> None:
         est = self.estimator
         if self.validation is not None:
