@@ -848,3 +848,29 @@ def test_by_default_members_spread_over_threads_with_blas_on_one(rows, widths, h
     assert len(seen) == min(4, available_cores())
     assert counts == ({1} if held else {before})
     assert pools[0].get() == before
+
+
+def test_by_default_members_keep_to_the_threads_blas_may_use() -> None:
+    """``n_threads=None`` within a limit on BLAS's threads (a Dask worker's
+    ``OPENBLAS_NUM_THREADS=1``, a ``threadpool_limits`` block) trains on no more threads
+    than the limit: the members one after the other in the calling thread."""
+    from threadpoolctl import threadpool_limits
+
+    pools = _threads.pools_of(_threads.library_of(_core))
+    if not pools or available_cores() < 2:
+        pytest.skip("needs two cores and a BLAS whose thread count can be read")
+    rng = np.random.default_rng(0)
+    data_X, data_y = rng.random((64, 3)), rng.random((64, 1))
+    seen: set[int] = set()
+
+    def record(network, epoch, logs):
+        seen.add(threading.get_ident())
+        time.sleep(0.002)
+
+    ensemble = tinynet.Ensemble([3, 4, 1], 4, seeds=range(4))
+    with threadpool_limits(limits=1, user_api="blas"):
+        ensemble.fit(data_X, data_y, epochs=3, callbacks=[[record] for _ in range(4)])
+    assert seen == {threading.get_ident()}
+    seen.clear()
+    ensemble.fit(data_X, data_y, epochs=3, callbacks=[[record] for _ in range(4)])
+    assert len(seen) == min(4, available_cores(), pools[0].get())

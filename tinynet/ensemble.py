@@ -95,6 +95,16 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def default_threads(library: str) -> int:
+    """``Ensemble.fit``'s threads by default: every core this process may use, but no more
+    than BLAS library ``library`` (see tinynet._threads) may use now, as threadpoolctl reads
+    its count. A Dask worker's processes keep their BLAS to one thread
+    (``OPENBLAS_NUM_THREADS=1``), and so their ensembles; so does a
+    ``threadpool_limits(1)`` block, or another ensemble holding BLAS to one thread."""
+    counts = [count for pool in _threads.pools_of(library) if (count := pool.get()) is not None]
+    return max(1, min([available_cores(), *counts]))
+
+
 @contextlib.contextmanager
 def member_errors(k: int) -> Iterator[None]:
     """Name member ``k`` in the ValueError or TypeError its checks raise."""
@@ -691,7 +701,10 @@ batch_norm_epsilon
             How many threads train members at once, each member's fit (or group of small
             members, see Notes) being one call into the backend that releases the GIL:
             ``None`` for every core this process may use (``os.sched_getaffinity``, else
-            ``os.cpu_count()``); 1 to train them one after the other in the calling thread.
+            ``os.cpu_count()``), but no more than BLAS may use now (threadpoolctl's count:
+            one in a Dask worker, which sets ``OPENBLAS_NUM_THREADS=1``, or in a
+            ``threadpool_limits(1)`` block); 1 to train them one after the other in the
+            calling thread.
             Never more than there are fits and groups. With several threads and members
             whose matrix products are big enough for BLAS to spread each over its own
             threads (about 2**19 multiply-adds), BLAS keeps to one thread while the members
@@ -834,7 +847,7 @@ batch_norm_epsilon
         reduction = check_choice("reduction", options["reduction"], REDUCTIONS)
         n_threads = options["n_threads"]
         if n_threads is None:
-            n_threads = available_cores()
+            n_threads = default_threads(_threads.library_of(BACKENDS[first.backend]))
         n_threads = check_int("n_threads", n_threads, minimum=1)
         first._check_targets("y", y)
         rows = as_rows("rows", options["rows"], n_members, n_samples)
