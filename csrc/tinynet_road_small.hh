@@ -121,14 +121,7 @@ struct Rows {
             if (bias) sums += load(syn + k * W);
             store(l__nW + r * W, sums);
         }
-        // A row at a time, so that each load of the activation is one store of the sums
-        // (a wider load, spanning two stores, would wait for both to reach the cache).
-        switch (f) {
-            case kSigmoid: each_row(l__nW, n, vmath::sigmoid_value<T>); break;
-            case kTanh: each_row(l__nW, n, vmath::tanh_value<T>); break;
-            case kRelu: each_row(l__nW, n, relu<T>); break;
-            default: break;  // kLinear
-        }
+        activate_rows(f, l__nW, n);
     }
 
     // forward for a layer of one unit (the blog's output), W rows at a time, one row in each
@@ -155,14 +148,20 @@ struct Rows {
             if (bias) sums += V::all(syn[k * W]);
             store(l__nW + groups * W, sums);
         }
-        // As forward's, over rows whose every lane is a real value.
+        activate_rows(f, l__nW, groups);  // rows whose every lane is a real value
+        for (idx_t r = n - 1; r > 0; --r) l__nW[r * W] = l__nW[r];
+    }
+
+    // x = f(x) for the n rows of a layer. A row at a time, so that each load of the
+    // activation is one store of the sums (a wider load, spanning two stores, would wait for
+    // both to reach the cache).
+    static TINYNET_ALWAYS_INLINE void activate_rows(Activation f, T* x__nW, idx_t n) {
         switch (f) {
-            case kSigmoid: each_row(l__nW, groups, vmath::sigmoid_value<T>); break;
-            case kTanh: each_row(l__nW, groups, vmath::tanh_value<T>); break;
-            case kRelu: each_row(l__nW, groups, relu<T>); break;
+            case kSigmoid: each_row(x__nW, n, vmath::sigmoid_value<T>); break;
+            case kTanh: each_row(x__nW, n, vmath::tanh_value<T>); break;
+            case kRelu: each_row(x__nW, n, relu<T>); break;
             default: break;  // kLinear
         }
-        for (idx_t r = n - 1; r > 0; --r) l__nW[r * W] = l__nW[r];
     }
 
     // x = f(x) for every element of n rows, each row's W elements as one vector.
