@@ -189,8 +189,10 @@ def run(
                         epoch_rates = [rates(first_epoch + start + i) for i in range(chunk)]
                         diverged = trainer.run(chunk, history, np.array(epoch_rates)) < chunk
                 except BaseException:
-                    # Interrupted: the callbacks still hear of the epochs it completed.
-                    tell(callbacks, network, record, measures, start, trainer.epoch)
+                    # Interrupted within a stretch: the callbacks (none reads the network)
+                    # still hear of the epochs it completed.
+                    if chunk > 1:
+                        tell(callbacks, network, record, measures, start, trainer.epoch)
                     raise
                 done = trainer.epoch
                 if done == start:  # diverged in its first epoch: nothing new to report
