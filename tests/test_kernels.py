@@ -265,6 +265,15 @@ def test_the_shuffled_order_sorts_the_whole_keys_when_top_bytes_tie():
     assert np.all(np.diff(bits[order].astype(object)) > 0)  # distinct keys, increasing
 
 
+@given(key=st.integers(0, 2**64 - 1), counter=st.integers(0, 2**64 - 1))
+def test_a_derived_key_is_splitmix64s_output_for_its_counter(key, counter):
+    """derive_key, in Python's integers, gives random_bits' number, in numpy's wrapping
+    uint64 arithmetic, up to the counter that wraps around."""
+    with np.errstate(over="ignore"):
+        expected = int(_random.random_bits(key, np.array([counter], dtype=np.uint64))[0])
+    assert _random.derive_key(key, counter) == expected
+
+
 def test_the_shuffled_order_refuses_a_negative_count():
     with pytest.raises(ValueError, match="n must be at least 0"):
         _core.shuffled_order(1, 0, -1)

@@ -38,6 +38,14 @@ def random_order(key: int, first: int, n: int) -> np.ndarray:
     )
 
 
+_MASK = (1 << 64) - 1
+
+
 def derive_key(key: int, counter: int) -> int:
-    """A new 64-bit key from ``key``: ``random_bits(key, counter)`` as a Python int."""
-    return int(random_bits(key, np.array([counter]))[0])
+    """A new 64-bit key from ``key``: ``random_bits(key, counter)`` as a Python int, in
+    Python's integers (each fit derives two: numpy's arrays of one cost more than the rest
+    of the arithmetic)."""
+    z = (((counter + 1) & _MASK) * int(_GOLDEN_GAMMA) + key) & _MASK
+    z = ((z ^ (z >> 30)) * int(_MIX_1)) & _MASK
+    z = ((z ^ (z >> 27)) * int(_MIX_2)) & _MASK
+    return z ^ (z >> 31)

@@ -28,7 +28,8 @@ class Optimizer:
 
     def hyperparameters(self) -> dict[str, Any]:
         """The hyperparameters by name, as plain Python values."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        # Shallow: every hyperparameter is a number or a bool (asdict would deep-copy them).
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}  # type: ignore[arg-type]
 
     def training_fields(self) -> dict[str, Any]:
         """The fields of :class:`tinynet._settings.Training` this optimizer sets."""
