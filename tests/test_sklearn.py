@@ -501,8 +501,9 @@ def test_a_diverged_partial_fit_leaves_the_estimator_and_starts_a_fresh_optimize
         {"solver": "sgd", "learning_rate": "adaptive", "n_iter_no_change": 3, "tol": 1e-2},
         {"solver": "sgd", "learning_rate": "invscaling", "momentum": 0.5},
         {"n_iter_no_change": 2, "tol": 1e-1, "verbose": True},
+        {"n_iter_no_change": np.inf},
     ],
-    ids=["adam", "adaptive", "invscaling", "verbose-stop"],
+    ids=["adam", "adaptive", "invscaling", "verbose-stop", "never-stop"],
 )
 def test_fits_in_stretches_end_as_fits_epoch_by_epoch(iris, options, monkeypatch, capsys):
     """Without early stopping, a stochastic fit trains as many epochs per call as the stopping

@@ -151,7 +151,9 @@ class _EpochMonitor:
         if self.invscaling:
             return 1
         est = self.estimator
-        return max(1, int(est.n_iter_no_change) + 1 - int(est._no_improvement_count))
+        # n_iter_no_change may be inf (the rule never fires): as many epochs as a call takes.
+        remaining = min(est.n_iter_no_change + 1 - est._no_improvement_count, 2**30)
+        return max(1, int(remaining))
 
     def _count_no_improvement(self, network: Network) -> None:
         est = self.estimator
