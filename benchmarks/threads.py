@@ -4,7 +4,8 @@
 
 Shapes (``--only`` names), float64, full batch, seeds 0 and 1: ``small``, 512 x 8-16-1 (its
 products go to BLAS: above the crossover of 100 multiply-adds), and ``digits``, 1797 x
-64-32-10. For each shape, interleaved in every repeat:
+64-32-10 (whose fits split each batch over two threads of their own, with BLAS on one:
+``tinynet._plan.splits_batches``). For each shape, interleaved in every repeat:
 
 - ``core``: ``Network.fit`` as a user runs it, BLAS on its default threads: one fit after the
   other, then both at once in two threads;

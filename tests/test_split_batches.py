@@ -54,16 +54,17 @@ def splits(layers, batch_size, **options) -> bool:
     return _plan.splits_batches(architecture, Training(batch_size=batch_size, **options))
 
 
-def test_the_plan_splits_mid_sized_batches():
+def test_the_plan_splits_mid_sized_and_whole_batches():
     # scikit-learn's digits in its MLP's batches of 200: 1.5 million multiply-adds a batch.
     assert splits([64, 100, 10], 200)
     assert splits([64, 100, 10], 200, optimizer="adam", l2=1e-4, clip=1.0)
+    assert splits([64, 100, 10], 1797)  # full-batch digits
+    assert splits([20, 100, 2], 16000)
 
 
 @pytest.mark.parametrize(
     ("layers", "batch_size", "options"),
     [
-        ([64, 100, 10], 1797, {}),  # full-batch digits: BLAS's own threads pay more
         ([784, 128, 10], 64, {}),  # MNIST: a synapse too wide
         ([30, 100, 2], 200, {}),  # breast cancer: too little work
         ([64, 100, 10], 1, {}),  # one row
