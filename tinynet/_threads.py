@@ -4,9 +4,10 @@ OpenBLAS's thread count is process-wide. A fit alone gets all of its BLAS's thre
 in two threads each run their products on the same pool, which serialises their calls and
 spins threads on cores the other fit needs (two fits of 1797 x 64-32-10 on OpenBLAS's
 threads ran at half the speed of one after the other; such fits now split their batches over
-threads of their own, with BLAS held on one, see _plan.splits_batches). So :func:`fitting` counts the fits running in the process, and
-while more than one runs, every BLAS library one of them uses runs on one thread; when the
-count drops back to one, each gets back exactly the count it had.
+threads of their own, with BLAS held on one, see _plan.splits_batches). So :func:`fitting`
+counts the fits running in the process, and while more than one runs, every BLAS library
+one of them uses runs on one thread; when the count drops back to one, each gets back
+exactly the count it had.
 
 A user's limit is respected: a library already on one thread (``OPENBLAS_NUM_THREADS=1``, a
 ``threadpoolctl.threadpool_limits(1)`` block) is not touched, a count is only ever lowered,
