@@ -629,7 +629,8 @@ cdef class Trainer:
         self.net = describe(architecture, self.layer_sizes, self.offsets, self.norm_offsets)
         n_in = self.layer_sizes[0]
         n_out = self.layer_sizes[last]
-        units = int(np.sum(self.layer_sizes[1:]))
+        sizes = [int(k) for k in architecture.layer_sizes]  # Python's ints: tiny arrays
+        units = sum(sizes[1:])
         hidden_units = units - n_out
         cdef Py_ssize_t size = (
             self.norm_offsets[last] if architecture.batch_norm else self.offsets[last])
@@ -705,8 +706,9 @@ cdef class Trainer:
         self.layers = workspace(dtype, rows * units)
         self.deltas = np.zeros(max(rows * units, 1), dtype=dtype)
         self.slopes = workspace(dtype, rows * hidden_units if s.dropout > 0 else 0)
-        self.step = workspace(dtype, max(int(np.max(np.diff(self.offsets))),
-                                         2 * int(np.max(self.layer_sizes[1:last], initial=0))))
+        self.step = workspace(dtype, max(
+            max(int(self.offsets[i + 1] - self.offsets[i]) for i in range(last)),
+            2 * max(sizes[1:last], default=0)))
         # The batch helper's part of every step, laid out as the parameters (the helper's
         # thread starts with the first epoch that needs it).
         self.helper_steps = workspace(dtype, size if self.plan.split else 0)

@@ -648,8 +648,6 @@ class Network:
                 raise ValueError("learning_rate: L-BFGS takes no learning rate or schedule")
             if training.dropout or training.clip:
                 raise ValueError("dropout and clip do not apply to optimizer 'lbfgs'")
-        else:
-            training = dataclasses.replace(training, **chosen.training_fields())
         if arch.batch_norm:
             self._check_batches(len(X), training.batch_size, isinstance(chosen, LBFGS))
         validation = self._validation_data(validation_data, n_in, n_out)
@@ -661,8 +659,10 @@ class Network:
             progress = check_bool("progress", progress)
         resume = check_bool("resume", resume)
         reduction = check_choice("reduction", reduction, REDUCTIONS)
-        if not isinstance(chosen, LBFGS):
-            training = dataclasses.replace(training, reduction=reduction)
+        if not isinstance(chosen, LBFGS):  # one replace: each costs microseconds
+            training = dataclasses.replace(
+                training, **chosen.training_fields(), reduction=reduction
+            )
         self._check_targets("y", y)
         if validation is not None:
             self._check_targets("validation_data[1]", validation[1])
