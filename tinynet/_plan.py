@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -248,8 +249,7 @@ def make_plan(
     ``weighted``: with sample weights), under the choices in force."""
     machine = choices()
     sizes = [int(size) for size in architecture.layer_sizes]
-    offsets = read_only(synapse_offsets(sizes, architecture.bias))
-    norm_offsets = read_only(batch_norm_offsets(sizes, architecture.bias))
+    offsets, norm_offsets = layout_of(tuple(sizes), bool(architecture.bias))
     lanes = small_road_lanes(architecture, training, n_rows, validation, machine, weighted)
     if not lanes:
         return Plan(machine, offsets, norm_offsets, split=splits_batches(architecture, training))
@@ -277,9 +277,16 @@ def make_plan(
 
 def forward_plan(architecture: Architecture) -> Plan:
     """The plan of a prediction: the general loop's forward pass."""
-    sizes = [int(size) for size in architecture.layer_sizes]
-    return Plan(
-        choices(),
-        read_only(synapse_offsets(sizes, architecture.bias)),
-        read_only(batch_norm_offsets(sizes, architecture.bias)),
+    sizes = tuple(int(size) for size in architecture.layer_sizes)
+    return Plan(choices(), *layout_of(sizes, bool(architecture.bias)))
+
+
+@functools.lru_cache(maxsize=256)
+def layout_of(sizes: tuple[int, ...], bias: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The synapses' and the batch-normalisation parameters' offsets of a network of
+    ``sizes``, read-only (so that plans may share them: every fit and prediction of a
+    network would otherwise compute the same two arrays)."""
+    return (
+        read_only(synapse_offsets(list(sizes), bias)),
+        read_only(batch_norm_offsets(list(sizes), bias)),
     )
