@@ -736,3 +736,24 @@ def test_a_callback_that_raises_leaves_the_epochs_it_saw():
     assert len(net.history["loss"]) == 1
     one_epoch = Network(LAYERS, seed=0).fit(X_GOOD, Y_GOOD, epochs=1)
     assert_same_state(net.__getstate__(), one_epoch.__getstate__())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_finite_values_whose_sum_overflows_are_accepted(dtype):
+    """The finiteness check sums first; a sum that overflows on finite values falls back to
+    min and max, so huge finite inputs pass and any NaN or infinity among them is caught."""
+    from tinynet._validation import all_finite
+
+    big = np.full(8, np.finfo(dtype).max / 2, dtype=dtype)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(big.sum())
+    assert all_finite(big)
+    assert all_finite(-big)
+    for bad in (np.nan, np.inf, -np.inf):
+        spoiled = big.copy()
+        spoiled[3] = bad
+        assert not all_finite(spoiled)
+    assert not all_finite(np.array([np.inf, -np.inf], dtype=dtype))  # a NaN sum
+    net = tinynet.Network([8, 1], dtype=dtype)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        net.predict(np.where(np.arange(8) == 2, np.inf, big).reshape(1, -1))

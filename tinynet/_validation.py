@@ -167,10 +167,14 @@ def check_bool(name: str, value: Any) -> bool:
 
 
 def all_finite(array: np.ndarray) -> bool:
-    """Whether every value is finite, without an array of flags as big as ``array``: NaN
-    propagates through min and max, and an infinity is one of them."""
+    """Whether every value is finite, without an array of flags as big as ``array``: a
+    finite sum has finite terms (NaN and infinities propagate, or meet as NaN); a sum that
+    overflows is settled by min and max, through which NaN propagates too."""
     if array.dtype.kind != "f" or array.size == 0:
         return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(array.sum()):
+            return True
     return bool(np.isfinite(array.min()) and np.isfinite(array.max()))
 
 
