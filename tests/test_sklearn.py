@@ -544,3 +544,30 @@ def test_fits_in_stretches_end_as_fits_epoch_by_epoch(iris, options, monkeypatch
     for a, b in zip(stretched_params, single.coefs_ + single.intercepts_, strict=True):
         assert_array_equal(a, b)
     assert printed == printed_single
+
+
+def test_predictions_follow_coefs_changed_in_place_or_replaced(iris):
+    """The network is given coefs_ and intercepts_ again only when they changed since the
+    last prediction, as MLPClassifier reads them at every prediction: a value changed in
+    place, an array replaced in the list, a new list, all count; bad values are refused."""
+    X, y = iris
+    model = TinyNetClassifier(hidden_layer_sizes=(5,), max_iter=30, random_state=0).fit(X, y)
+
+    def by_hand(coefs, intercepts):
+        hidden = np.maximum(X @ coefs[0] + intercepts[0], 0.0)
+        z = hidden @ coefs[1] + intercepts[1]
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    assert_allclose(model.predict_proba(X), by_hand(model.coefs_, model.intercepts_))
+    model.coefs_[1][:, 0] += 3.0  # in place
+    assert_allclose(model.predict_proba(X), by_hand(model.coefs_, model.intercepts_))
+    model.intercepts_[1] = model.intercepts_[1] - 2.0  # an array replaced in the list
+    assert_allclose(model.predict_proba(X), by_hand(model.coefs_, model.intercepts_))
+    model.coefs_ = [c * 0.5 for c in model.coefs_]  # a new list
+    assert_allclose(model.predict_proba(X), by_hand(model.coefs_, model.intercepts_))
+    unchanged = model.predict_proba(X)
+    assert_array_equal(model.predict_proba(X), unchanged)
+    model.coefs_[0][0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.predict(X)

@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import warnings
+import weakref
 from itertools import pairwise
 from numbers import Integral, Real
 from typing import Any, ClassVar, TypeVar
@@ -87,6 +88,34 @@ _EXTRA_CONSTRAINTS: dict[str, list[Any]] = {
     "dtype": [None, str, type, np.dtype],
     "backend": [StrOptions({"cython", "numpy"})],
 }
+
+
+# What each estimator's network was last given as its weights by _send: the coefs_ and
+# intercepts_ lists, their arrays, and copies of their values. A prediction sends them again
+# only if they changed (MLPClassifier reads coefs_ at every prediction, so a change in place
+# counts); a fit, which changes the network, forgets them (_network_for).
+_SENT: weakref.WeakKeyDictionary[Network, tuple[Any, ...]] = weakref.WeakKeyDictionary()
+
+
+def _send(network: Network, coefs: Any, intercepts: Any) -> None:
+    """Give ``network`` the weights ``coefs`` and biases ``intercepts`` (checked as any
+    assignment is), unless they are what it was last given, unchanged."""
+    arrays = [*coefs, *intercepts]
+    sent = _SENT.get(network)
+    if (
+        sent is not None
+        and sent[0] is coefs
+        and sent[1] is intercepts
+        and len(sent[2]) == len(arrays)
+        and all(
+            a is b and np.array_equal(a, c)
+            for a, b, c in zip(arrays, sent[2], sent[3], strict=True)
+        )
+    ):
+        return
+    network.weights = coefs
+    network.biases = intercepts
+    _SENT[network] = (coefs, intercepts, arrays, [np.array(a, copy=True) for a in arrays])
 
 
 class _EpochMonitor:
@@ -406,6 +435,7 @@ class _MultilayerPerceptron(BaseEstimator):  # type: ignore[misc]
                 f"{network.layer_sizes}: with warm_start or partial_fit, keep "
                 "hidden_layer_sizes, the features and the outputs of the first fit"
             )
+        _SENT.pop(network, None)  # the fit changes the network
         network.weights = self.coefs_
         network.biases = self.intercepts_
         return network
@@ -621,8 +651,7 @@ class _MultilayerPerceptron(BaseEstimator):  # type: ignore[misc]
         network = self._network
         if network is None:  # coefs_ set by hand on an unfitted estimator
             raise ValueError("this estimator has coefs_ but was never fitted")
-        network.weights = self.coefs_
-        network.biases = self.intercepts_
+        _send(network, self.coefs_, self.intercepts_)
         dense = X.toarray() if scipy.sparse.issparse(X) else X
         output: np.ndarray = network.predict(dense)
         return output
