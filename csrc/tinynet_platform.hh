@@ -12,10 +12,13 @@
 #define TINYNET_RESTRICT __restrict__
 #endif
 
+// TINYNET_INLINE_LAMBDA, between a lambda's parameters and its body, inlines it likewise.
 #if defined(__GNUC__)
 #define TINYNET_ALWAYS_INLINE inline __attribute__((always_inline))
+#define TINYNET_INLINE_LAMBDA __attribute__((always_inline))
 #else
 #define TINYNET_ALWAYS_INLINE inline
+#define TINYNET_INLINE_LAMBDA
 #endif
 
 // On x86-64 with GCC or clang, the kernels are compiled three times, for x86-64 (SSE2),

@@ -20,6 +20,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "tinynet_activations.hh"
 #include "tinynet_layer.hh"
@@ -94,6 +95,24 @@ inline void unpad_all(const Fit<T>& plan, const idx_t* offsets, const T* padded,
 
 #if TINYNET_SMALL_ROAD
 
+// f(std::integral_constant<int, K>()) for a width k, 1 <= k <= W, with K = k for rows of 4
+// lanes: the loops over a row's units then have a length known when compiling, so that they
+// unroll and keep what they sum in registers (with lengths known only at run time, the
+// blog's small loops cost more in bookkeeping than in arithmetic). K = 0 for rows of 8
+// lanes, whose loops take k at run time: unrolled for each width up to 8 as well, the road
+// took four times as long to compile.
+template <int W, int K = 1, typename F>
+TINYNET_ALWAYS_INLINE void by_width(idx_t k, const F& f) {
+    if constexpr (W != 4)
+        f(std::integral_constant<int, 0>());
+    else if constexpr (K == W)
+        f(std::integral_constant<int, K>());
+    else if (k == K)
+        f(std::integral_constant<int, K>());
+    else
+        by_width<W, K + 1>(k, f);
+}
+
 // The kernels of one epoch on rows of W lanes, each row one Row value (tinynet_row.hh) of the
 // instruction set's own vectors of VB bytes: each operation on a row is one vector
 // instruction (a few, where the row is wider than the machine's vectors).
@@ -109,30 +128,34 @@ struct Rows {
     // All ones in the first `units` lanes, zeros in the others.
     static TINYNET_ALWAYS_INLINE Mask first_lanes(idx_t units) { return V::first_lanes(units); }
 
-    // l__nW = f(l_prev__nk . syn + bias), l_prev's rows `stride` apart: dot and add_bias of
-    // tinynet_products.hh and tinynet_layer.hh, a row of sums at a time.
-    static TINYNET_ALWAYS_INLINE void forward(Activation f, const T* l_prev__nk, idx_t stride,
-                                              const T* syn, bool bias, T* l__nW, idx_t n,
-                                              idx_t k) {
+    // l__nW = l_prev__nk . syn + bias for a synapse of k rows (K of them, if K is not 0: see
+    // by_width), l_prev's rows `stride` apart: dot and add_bias of tinynet_products.hh and
+    // tinynet_layer.hh, a row of sums at a time. (The activation follows, apart: inlined
+    // into every width's loop, it would multiply the code to compile.)
+    template <int K>
+    static TINYNET_ALWAYS_INLINE void forward_sums(const T* l_prev__nk, idx_t stride,
+                                                   const T* syn, bool bias, T* l__nW, idx_t n,
+                                                   idx_t k) {
+        const idx_t units = K ? K : k;
         for (idx_t r = 0; r < n; ++r) {
             const T* a = l_prev__nk + r * stride;
             V sums = V::zero();
-            for (idx_t p = 0; p < k; ++p) sums += a[p] * load(syn + p * W);
-            if (bias) sums += load(syn + k * W);
+            for (idx_t p = 0; p < units; ++p) sums += a[p] * load(syn + p * W);
+            if (bias) sums += load(syn + units * W);
             store(l__nW + r * W, sums);
         }
-        activate_rows(f, l__nW, n);
     }
 
-    // forward for a layer of one unit (the blog's output), W rows at a time, one row in each
-    // lane: the activation then takes one vector for W rows, instead of one for each row's
-    // single real lane. Each lane takes its row's products in forward's order, so the values
-    // are forward's. Group g of W rows is activated in row g, then each value is moved to its
-    // row, from the last row back, so that none is overwritten before it moves; the layer's
-    // padding holds other rows' values, which no kernel reads for the output layer.
-    static TINYNET_ALWAYS_INLINE void forward_one_unit(Activation f, const T* l_prev__nk,
-                                                      idx_t stride, const T* syn, bool bias,
-                                                      T* l__nW, idx_t n, idx_t k) {
+    // forward_sums for a layer of one unit (the blog's output), W rows at a time, one row in
+    // each lane: the activation then takes one vector for W rows, instead of one for each
+    // row's single real lane. Each lane takes its row's products in forward_sums' order, so
+    // the values are its values. Group g of W rows is written to row g; returns the number
+    // of groups (see spread_groups).
+    template <int K>
+    static TINYNET_ALWAYS_INLINE idx_t grouped_sums(const T* l_prev__nk, idx_t stride,
+                                                    const T* syn, bool bias, T* l__nW, idx_t n,
+                                                    idx_t k) {
+        const idx_t units = K ? K : k;
         idx_t groups = 0;
         for (idx_t r0 = 0; r0 < n; r0 += W, ++groups) {
             // The lanes past the last row repeat it (in bounds); their values are not kept.
@@ -140,16 +163,43 @@ struct Rows {
             for (int m = 0; m < W; ++m)
                 rows[m] = l_prev__nk + (r0 + m < n ? r0 + m : n - 1) * stride;
             V sums = V::zero();
-            for (idx_t p = 0; p < k; ++p) {
+            for (idx_t p = 0; p < units; ++p) {
                 V column;
                 for (int m = 0; m < W; ++m) column.part[m / V::kPer][m % V::kPer] = rows[m][p];
                 sums += syn[p * W] * column;
             }
-            if (bias) sums += V::all(syn[k * W]);
+            if (bias) sums += V::all(syn[units * W]);
             store(l__nW + groups * W, sums);
         }
-        activate_rows(f, l__nW, groups);  // rows whose every lane is a real value
+        return groups;
+    }
+
+    // After grouped_sums and the groups' activation: each value moved to its row's first
+    // lane, from the last row back, so that none is overwritten before it moves. The
+    // layer's padding holds other rows' values, which no kernel reads for the output layer.
+    static TINYNET_ALWAYS_INLINE void spread_groups(T* l__nW, idx_t n) {
         for (idx_t r = n - 1; r > 0; --r) l__nW[r * W] = l__nW[r];
+    }
+
+    // l__nW = f(l_prev__nk . syn + bias) for a synapse of k rows: forward_sums, or for a
+    // layer of one unit grouped_sums, then f.
+    static TINYNET_ALWAYS_INLINE void forward(Activation f, const T* l_prev__nk, idx_t stride,
+                                              const T* syn, bool bias, T* l__nW, idx_t n,
+                                              idx_t k, bool one_unit) {
+        if (one_unit) {
+            idx_t groups = 0;
+            by_width<W>(k, [&](auto width) TINYNET_INLINE_LAMBDA {
+                groups = grouped_sums<decltype(width)::value>(l_prev__nk, stride, syn, bias,
+                                                              l__nW, n, k);
+            });
+            activate_rows(f, l__nW, groups);  // rows whose every lane is a real value
+            spread_groups(l__nW, n);
+            return;
+        }
+        by_width<W>(k, [&](auto width) TINYNET_INLINE_LAMBDA {
+            forward_sums<decltype(width)::value>(l_prev__nk, stride, syn, bias, l__nW, n, k);
+        });
+        activate_rows(f, l__nW, n);
     }
 
     // x = f(x) for the n rows of a layer. A row at a time, so that each load of the
@@ -172,16 +222,42 @@ struct Rows {
     }
 
     // delta__nW = (next_delta__nW . synᵀ) * slope(l__nW) (hidden_delta), from the synapse's
-    // j columns; the padding of the columns is zero, so is that of the delta.
-    template <Activation F>
-    static TINYNET_ALWAYS_INLINE void hidden_delta(const T* next_delta__nW, const T* columns,
-                                                   const T* l__nW, T* delta__nW, idx_t n,
-                                                   idx_t j) {
+    // j columns (J, if not 0), for the hidden activation f; the padding of the columns is
+    // zero, so is that of the delta.
+    template <int J>
+    static TINYNET_ALWAYS_INLINE void hidden_delta(Activation f, const T* next_delta__nW,
+                                                   const T* columns, const T* l__nW,
+                                                   T* delta__nW, idx_t n, idx_t j) {
+        switch (f) {
+            case kTanh:
+                sloped_delta<J>(SlopeOf<kTanh, T>(), next_delta__nW, columns, l__nW, delta__nW,
+                                n, j);
+                break;
+            case kRelu:
+                sloped_delta<J>(SlopeOf<kRelu, T>(), next_delta__nW, columns, l__nW, delta__nW,
+                                n, j);
+                break;
+            case kLinear:
+                sloped_delta<J>(SlopeOf<kLinear, T>(), next_delta__nW, columns, l__nW,
+                                delta__nW, n, j);
+                break;
+            default:
+                sloped_delta<J>(SlopeOf<kSigmoid, T>(), next_delta__nW, columns, l__nW,
+                                delta__nW, n, j);
+        }
+    }
+
+    // hidden_delta with the slope function object `slope`.
+    template <int J, typename S>
+    static TINYNET_ALWAYS_INLINE void sloped_delta(S slope, const T* next_delta__nW,
+                                                   const T* columns, const T* l__nW,
+                                                   T* delta__nW, idx_t n, idx_t j) {
+        const idx_t units = J ? J : j;
         for (idx_t r = 0; r < n; ++r) {
             const T* d = next_delta__nW + r * W;
             V errors = V::zero();
-            for (idx_t q = 0; q < j; ++q) errors += d[q] * load(columns + q * W);
-            store(delta__nW + r * W, errors * load(l__nW + r * W).map(SlopeOf<F, T>()));
+            for (idx_t q = 0; q < units; ++q) errors += d[q] * load(columns + q * W);
+            store(delta__nW + r * W, errors * load(l__nW + r * W).map(slope));
         }
     }
 
@@ -202,37 +278,92 @@ struct Rows {
         store(velocity + at, v);
     }
 
+    // The k rows of weights of a synapse (K, if not 0), and its biases, take their steps,
+    // from `weights` into `next` (at the synapse's offset `rows` in the padded weights): the
+    // step of row p is column p of l_prev__nk times delta__nW, the biases' the column sums
+    // of delta__nW. The rows of the delta are the outer loop, so that the sums stay in
+    // registers where K is known; each is still taken over the rows in order. Moving: with
+    // momentum.
+    template <bool Moving, int K>
+    static TINYNET_ALWAYS_INLINE void update_rows(const Fit<T>& plan, const T* l_prev__nk,
+                                                  idx_t stride, const T* delta__nW,
+                                                  const T* weights, T* next, T* velocity,
+                                                  idx_t rows, idx_t n, idx_t k) {
+        V bias_step = V::zero();
+        if constexpr (K == 0) {
+            for (idx_t p = 0; p < k; ++p) {
+                V step = V::zero();
+                for (idx_t r = 0; r < n; ++r)
+                    step += l_prev__nk[r * stride + p] * load(delta__nW + r * W);
+                take_step<Moving>(plan, weights, next, velocity, rows + p * W, step, true);
+            }
+            if (plan.bias)
+                for (idx_t r = 0; r < n; ++r) bias_step += load(delta__nW + r * W);
+        } else {
+            V steps[K];
+            for (int p = 0; p < K; ++p) steps[p] = V::zero();
+            for (idx_t r = 0; r < n; ++r) {
+                const T* a = l_prev__nk + r * stride;
+                const V d = load(delta__nW + r * W);
+                for (int p = 0; p < K; ++p) steps[p] += a[p] * d;
+                bias_step += d;
+            }
+            for (int p = 0; p < K; ++p)
+                take_step<Moving>(plan, weights, next, velocity, rows + p * W, steps[p], true);
+        }
+        if (plan.bias)
+            take_step<Moving>(plan, weights, next, velocity, rows + k * W, bias_step, false);
+    }
+
+    // The j columns (J, if not 0) of a synapse above the first, which the hidden deltas
+    // read, take their steps, at its offset `columns`: the same sums of the same products as
+    // update_rows', so the same values. The layer below's padding is f(0), not 0: the mask
+    // of its k real units keeps the columns' at zero.
+    template <bool Moving, int J>
+    static TINYNET_ALWAYS_INLINE void update_columns(const Fit<T>& plan, const T* l_prev__nW,
+                                                     const T* delta__nW, const T* weights,
+                                                     T* next, T* velocity, idx_t columns,
+                                                     idx_t n, idx_t k, idx_t j) {
+        const Mask real = first_lanes(k);
+        if constexpr (J == 0) {
+            for (idx_t q = 0; q < j; ++q) {
+                V step = V::zero();
+                for (idx_t r = 0; r < n; ++r)
+                    step += delta__nW[r * W + q] * load(l_prev__nW + r * W);
+                take_step<Moving>(plan, weights, next, velocity, columns + q * W,
+                                  step.keep(real), true);
+            }
+        } else {
+            V steps[J];
+            for (int q = 0; q < J; ++q) steps[q] = V::zero();
+            for (idx_t r = 0; r < n; ++r) {
+                const V l = load(l_prev__nW + r * W);
+                const T* d = delta__nW + r * W;
+                for (int q = 0; q < J; ++q) steps[q] += d[q] * l;
+            }
+            for (int q = 0; q < J; ++q)
+                take_step<Moving>(plan, weights, next, velocity, columns + q * W,
+                                  steps[q].keep(real), true);
+        }
+    }
+
     // One synapse's update from the layer below it and the delta above it, from `weights`
-    // into `next` (padded weights, at the synapse's offsets `rows` and `columns`): the step
-    // of each row is l_prev__nkᵀ . delta__nW, and the biases' the column sums. Synapses
-    // above the first (columns > 0) also have their columns updated, a column at a time:
-    // the same sums of the same products, so the same values. Moving: with momentum.
+    // into `next`: its rows (update_rows) and, for synapses above the first (columns > 0),
+    // its columns (update_columns). Moving: with momentum.
     template <bool Moving>
     static TINYNET_ALWAYS_INLINE void update(const Fit<T>& plan, const T* l_prev__nk,
                                              idx_t stride, const T* delta__nW, const T* weights,
                                              T* next, T* velocity, idx_t rows, idx_t columns,
                                              idx_t n, idx_t k, idx_t j) {
-        for (idx_t p = 0; p < k; ++p) {
-            V step = V::zero();
-            for (idx_t r = 0; r < n; ++r)
-                step += l_prev__nk[r * stride + p] * load(delta__nW + r * W);
-            take_step<Moving>(plan, weights, next, velocity, rows + p * W, step, true);
-        }
-        if (plan.bias) {
-            V step = V::zero();
-            for (idx_t r = 0; r < n; ++r) step += load(delta__nW + r * W);
-            take_step<Moving>(plan, weights, next, velocity, rows + k * W, step, false);
-        }
+        by_width<W>(k, [&](auto width) TINYNET_INLINE_LAMBDA {
+            update_rows<Moving, decltype(width)::value>(plan, l_prev__nk, stride, delta__nW,
+                                                        weights, next, velocity, rows, n, k);
+        });
         if (columns == 0) return;
-        // The layer below's padding is f(0), not 0: the mask keeps the columns' at zero.
-        const Mask real = first_lanes(k);
-        for (idx_t q = 0; q < j; ++q) {
-            V step = V::zero();
-            for (idx_t r = 0; r < n; ++r)
-                step += delta__nW[r * W + q] * load(l_prev__nk + r * W);
-            take_step<Moving>(plan, weights, next, velocity, columns + q * W, step.keep(real),
-                              true);
-        }
+        by_width<W>(j, [&](auto width) TINYNET_INLINE_LAMBDA {
+            update_columns<Moving, decltype(width)::value>(plan, l_prev__nk, delta__nW, weights,
+                                                           next, velocity, columns, n, k, j);
+        });
     }
 
     // update<Moving> for the fit's rule: the momentum is looked at once per synapse, so that
@@ -254,8 +385,8 @@ struct Rows {
     // padded `weights` into `next` (every element of it is written), so that `weights` is
     // the epoch's snapshot. `velocity` is padded too, and read only with momentum;
     // layers[i] and deltas[i], for i from 1 to n_synapses, are n x W each, and the padding
-    // of deltas must be zero.
-    template <Activation F>
+    // of deltas must be zero. The hidden activation is looked at once per layer, not
+    // compiled into one epoch per activation: that took the compiler four times as long.
     static TINYNET_ALWAYS_INLINE void epoch(const Fit<T>& plan, const T* X, const T* y, idx_t n,
                                             const T* weights, T* next, T* velocity,
                                             T* const* layers, T* const* deltas,
@@ -266,12 +397,8 @@ struct Rows {
             const T* l_prev = i == 0 ? X : layers[i];
             const idx_t stride = i == 0 ? sizes[0] : W;
             const T* syn = weights + plan.padded_offsets[i];
-            if (i == last && sizes[i + 1] == 1)
-                forward_one_unit(plan.output, l_prev, stride, syn, plan.bias, layers[i + 1], n,
-                                 sizes[i]);
-            else
-                forward(i == last ? plan.output : F, l_prev, stride, syn, plan.bias,
-                        layers[i + 1], n, sizes[i]);
+            forward(i == last ? plan.output : plan.hidden, l_prev, stride, syn, plan.bias,
+                    layers[i + 1], n, sizes[i], i == last && sizes[i + 1] == 1);
         }
         squared_loss_delta(plan.output, y, layers[last + 1], deltas[last + 1], n,
                            sizes[last + 1], W, abs_error_sum, loss_sum);
@@ -279,53 +406,34 @@ struct Rows {
         for (idx_t i = last; i >= 0; --i) {
             const idx_t columns = i > 0 ? plan.transposed_offsets[i] : 0;
             if (i > 0) {
-                hidden_delta<F>(deltas[i + 1], weights + columns, layers[i], deltas[i], n,
-                                sizes[i + 1]);
+                by_width<W>(sizes[i + 1], [&](auto width) TINYNET_INLINE_LAMBDA {
+                    hidden_delta<decltype(width)::value>(plan.hidden, deltas[i + 1],
+                                                         weights + columns, layers[i],
+                                                         deltas[i], n, sizes[i + 1]);
+                });
                 if (plan.clip > T(0)) clip_all(deltas[i], n * W, plan.clip);
             }
             update(plan, i == 0 ? X : layers[i], i == 0 ? sizes[0] : W, deltas[i + 1], weights,
                    next, velocity, plan.padded_offsets[i], columns, n, sizes[i], sizes[i + 1]);
         }
     }
-
-    // epoch<F> for the plan's hidden activation.
-    static TINYNET_ALWAYS_INLINE void any_epoch(const Fit<T>& plan, const T* X, const T* y,
-                                                idx_t n, const T* weights, T* next,
-                                                T* velocity, T* const* layers, T* const* deltas,
-                                                double* abs_error_sum, double* loss_sum) {
-        switch (plan.hidden) {
-            case kTanh:
-                epoch<kTanh>(plan, X, y, n, weights, next, velocity, layers, deltas,
-                             abs_error_sum, loss_sum);
-                break;
-            case kRelu:
-                epoch<kRelu>(plan, X, y, n, weights, next, velocity, layers, deltas,
-                             abs_error_sum, loss_sum);
-                break;
-            case kLinear:
-                epoch<kLinear>(plan, X, y, n, weights, next, velocity, layers, deltas,
-                               abs_error_sum, loss_sum);
-                break;
-            default:
-                epoch<kSigmoid>(plan, X, y, n, weights, next, velocity, layers, deltas,
-                                abs_error_sum, loss_sum);
-        }
-    }
 };
 
-// Rows<T, W, VB>::any_epoch for W of 4 and kMaxLanes, by plan.lanes, compiled for each
+// Rows<T, W, VB>::epoch for W of 4 and kMaxLanes, by plan.lanes, compiled for each
 // instruction set with its vectors of VB bytes; run_epoch calls the one the fit's plan chose.
+// Each W's epoch is a function of its own: inlined into one, the two took the compiler
+// twice as long as apart.
 #define TINYNET_SMALL_EPOCH(NAME, TARGET, VB)                                                 \
     template <typename T>                                                                     \
     TARGET void NAME(const Fit<T>& plan, const T* X, const T* y, idx_t n, const T* weights,  \
                      T* next, T* velocity, T* const* layers, T* const* deltas,                \
                      double* abs_error_sum, double* loss_sum) {                               \
         if (plan.lanes == 4)                                                                  \
-            Rows<T, 4, VB>::any_epoch(plan, X, y, n, weights, next, velocity, layers, deltas, \
-                                      abs_error_sum, loss_sum);                               \
+            Rows<T, 4, VB>::epoch(plan, X, y, n, weights, next, velocity, layers, deltas,     \
+                                  abs_error_sum, loss_sum);                                   \
         else                                                                                  \
-            Rows<T, kMaxLanes, VB>::any_epoch(plan, X, y, n, weights, next, velocity, layers, \
-                                              deltas, abs_error_sum, loss_sum);               \
+            Rows<T, kMaxLanes, VB>::epoch(plan, X, y, n, weights, next, velocity, layers,     \
+                                          deltas, abs_error_sum, loss_sum);                   \
     }
 
 TINYNET_SMALL_EPOCH(epoch_baseline, , 16)
