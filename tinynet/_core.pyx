@@ -347,7 +347,7 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
                                      params + at, <const floating*>norms.inv_stds[i], step,
                                      step + k, n, k)
                 take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), step,
-                           2 * k, False)
+                           <const floating*>NULL, 2 * k, False)
             l_prev = layers[i]
         else:
             l_prev = l0
@@ -358,11 +358,12 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
             continue
         at = net.offsets[i]
         transpose_dot(m[0], l_prev, deltas[i + 1], step, n, k, j)
-        take_steps(m.isa, opt[0], syn, slot(slot_a, at), slot(slot_b, at), step, k * j, True)
+        take_steps(m.isa, opt[0], syn, slot(slot_a, at), slot(slot_b, at), step,
+                   <const floating*>NULL, k * j, True)
         if bias:
             column_sums(deltas[i + 1], step, n, j)
             take_steps(m.isa, opt[0], syn + k * j, slot(slot_a, at + k * j),
-                       slot(slot_b, at + k * j), step, j, False)
+                       slot(slot_b, at + k * j), step, <const floating*>NULL, j, False)
 
 
 cdef struct HalfBatch:
@@ -456,7 +457,7 @@ cdef inline void split_backward_pass(const Machine* m, const Net* net, const Set
     """backward_pass for the first ``n`` rows of a batch whose other rows the helper trains:
     each synapse's step is this half's plus the helper's (in that order), once the helper's
     is ready, then taken by the fit's update rule."""
-    cdef Py_ssize_t i, k, j, at, q
+    cdef Py_ssize_t i, k, j, at
     for i in range(net.n_synapses - 1, -1, -1):
         k = net.sizes[i]
         j = net.sizes[i + 1]
@@ -464,13 +465,13 @@ cdef inline void split_backward_pass(const Machine* m, const Net* net, const Set
         delta_and_step(m, net, i, l0, params, layers, deltas, n, <floating>s.clip, step)
         if helper != NULL:
             helper.wait_layers(<int>(net.n_synapses - i))
-        for q in range((k + net.bias) * j):
-            step[q] = step[q] + helper_steps[at + q]
-        take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), step, k * j,
-                   True)
+        # This half's step plus the helper's, summed as the update reads them.
+        take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), step,
+                   helper_steps + at, k * j, True)
         if net.bias:
             take_steps(m.isa, opt[0], params + at + k * j, slot(slot_a, at + k * j),
-                       slot(slot_b, at + k * j), step + k * j, j, False)
+                       slot(slot_b, at + k * j), step + k * j, helper_steps + at + k * j, j,
+                       False)
 
 
 cdef inline floating* slot(floating* row, Py_ssize_t at) noexcept nogil:

@@ -144,7 +144,7 @@ cdef extern from "tinynet_optimizer.hh" namespace "tinynet" nogil:
         void start(long long t) noexcept
 
     void take_steps[T](Isa isa, const Optimizer[T]& o, T* syn, T* a, T* b, const T* step,
-                       Py_ssize_t size, bint decay) noexcept
+                       const T* extra, Py_ssize_t size, bint decay) noexcept
 
 
 cdef extern from "tinynet_buffers.hh" namespace "tinynet" nogil:
