@@ -217,7 +217,11 @@ cdef extern from "tinynet_helper.hh" namespace "tinynet" nogil:
     int set_helper_mode(int mode) noexcept
     cdef cppclass BatchHelper:
         BatchHelper() except +
-        void start(void (*work)(void*) noexcept nogil, void* context) noexcept
+        void start(void (*work)(void*, bint) noexcept nogil, void* context) noexcept
         void layer_ready() noexcept
+        void fit_layer_ready() noexcept
+        void wait_fit_layers(int count) noexcept
+        bint helper_trains() noexcept
         void wait_layers(int count) noexcept
         void wait() noexcept
+    Py_ssize_t split_at(Py_ssize_t size) noexcept
