@@ -651,7 +651,7 @@ cdef class Trainer:
         cdef Py_ssize_t n = X.shape[0], units, hidden_units, n_in, n_out, b, rows
         cdef Settings* s = &self.s
         self.plan = make_plan(architecture, training, n, validation is not None,
-                              sample_weight is not None, X.dtype)
+                              sample_weight is not None)
         self.machine = machine_for(self.plan.machine)
         self.layer_sizes = np.ascontiguousarray(architecture.layer_sizes, dtype=np.intp)
         self.offsets = checked_offsets(self.layer_sizes, self.plan.offsets, architecture.bias)

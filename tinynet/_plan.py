@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from tinynet import _core
 from tinynet._layout import batch_norm_offsets, synapse_shapes
@@ -65,14 +64,14 @@ DEFAULTS = Choices(
 # 0.31 ms an epoch, 4000 x 128-64-10 4.1 -> 2.2, 16000 x 20-100-2 9.0 -> 6.0, against
 # OpenBLAS's own two threads), on synapses of at most SPLIT_MAX_WEIGHTS weights (each half
 # computes its part of every weight's step, so that wider synapses, 784 x 128, gained
-# nothing), except in float64 batches of at most SPLIT_WIDE_MAX_ROWS rows trained by a rule
-# of SPLIT_WIDE_RULES: their square roots and divisions, bound by one core's divider, are
-# then shared by the two threads (the helper updates the second half of each synapse of 4096
+# nothing), except in batches of at most SPLIT_WIDE_MAX_ROWS rows trained by a rule of
+# SPLIT_WIDE_RULES: their square roots and divisions, bound by one core's divider, are then
+# shared by the two threads (the helper updates the second half of each synapse of 4096
 # weights or more), which pays for the wider steps (an epoch of 6400 rows of 784 x 128-10,
-# Adam: 56 -> 50 ms in batches of 64, 49 -> 43 in batches of 200, 46 -> 44 in batches of
-# 512; in float32 only batches of 32 gained, and batches of 128 or more lost a quarter). A
-# split fit's numbers do not depend on the threads: two such fits at once each keep to their
-# own core, with the numbers of either alone.
+# Adam: 56 -> 50 ms in float64 batches of 64, 49 -> 43 in batches of 200, 46 -> 44 in
+# batches of 512; float32: 29 -> 25, 19 -> 18, 17.3 -> 16.8; a full batch of 10000 rows lost,
+# 64 -> 79 ms). A split fit's numbers do not depend on the threads: two such fits at once
+# each keep to their own core, with the numbers of either alone.
 SPLIT_MIN_WORK = 1 << 20
 SPLIT_MAX_WEIGHTS = 1 << 14
 SPLIT_WIDE_RULES = frozenset({"adam", "adamw", "rmsprop"})
@@ -228,17 +227,15 @@ def small_road_lanes(
     return 4 if widest <= 4 else _core.SMALL_MAX_UNITS
 
 
-def splits_batches(
-    architecture: Architecture, training: Training, dtype: npt.DTypeLike = np.float64
-) -> bool:
+def splits_batches(architecture: Architecture, training: Training) -> bool:
     """Whether the general loop splits each batch's rows over two threads: the fit's own
     and its batch helper, each making its half's products on one BLAS thread (the helper's
     part of every step added to the fit's, in that order, so that the numbers do not depend
     on which thread trains the half, or on the number of cores). For batches of two rows or
     more whose forward pass takes SPLIT_MIN_WORK multiply-adds or more, on synapses of at
-    most SPLIT_MAX_WEIGHTS weights (of any size in float64 batches of at most
-    SPLIT_WIDE_MAX_ROWS rows trained by a rule of SPLIT_WIDE_RULES), without batch
-    normalisation or dropout, and where the choices in force allow."""
+    most SPLIT_MAX_WEIGHTS weights (of any size in batches of at most SPLIT_WIDE_MAX_ROWS
+    rows trained by a rule of SPLIT_WIDE_RULES), without batch normalisation or dropout, and
+    where the choices in force allow."""
     shapes = synapse_shapes([int(size) for size in architecture.layer_sizes])
     return (
         choices().split_batches
@@ -250,7 +247,6 @@ def splits_batches(
             max(k * j for k, j in shapes) <= SPLIT_MAX_WEIGHTS
             or (
                 training.optimizer in SPLIT_WIDE_RULES
-                and np.dtype(dtype) == np.float64
                 and training.batch_size <= SPLIT_WIDE_MAX_ROWS
             )
         )
@@ -263,17 +259,15 @@ def make_plan(
     n_rows: int,
     validation: bool,
     weighted: bool = False,
-    dtype: npt.DTypeLike = np.float64,
 ) -> Plan:
     """The plan of a fit on ``n_rows`` rows (``validation``: with validation data;
-    ``weighted``: with sample weights) in ``dtype``, under the choices in force."""
+    ``weighted``: with sample weights), under the choices in force."""
     machine = choices()
     sizes = [int(size) for size in architecture.layer_sizes]
     offsets, norm_offsets = layout_of(tuple(sizes), bool(architecture.bias))
     lanes = small_road_lanes(architecture, training, n_rows, validation, machine, weighted)
     if not lanes:
-        split = splits_batches(architecture, training, dtype)
-        return Plan(machine, offsets, norm_offsets, split=split)
+        return Plan(machine, offsets, norm_offsets, split=splits_batches(architecture, training))
     # Every synapse's rows (k weights and a bias), then the columns (j) of synapses 1..,
     # one padded row each, laid end to end.
     padded_offsets, at = [], 0
