@@ -67,7 +67,7 @@ inline int set_helper_mode(int mode) { return helper_mode().exchange(mode); }
 // takes less than the wait for the fit's step), and the cut falls on a 64-byte boundary for
 // elements of 4 or 8 bytes, so that the two threads never write one cache line.
 inline std::ptrdiff_t split_at(std::ptrdiff_t size) {
-    constexpr std::ptrdiff_t kSmallest = 4096, kAlign = 16;
+    constexpr std::ptrdiff_t kSmallest = std::ptrdiff_t(1) << 15, kAlign = 16;
     return size < kSmallest ? size : size / 2 / kAlign * kAlign;
 }
 

@@ -225,11 +225,11 @@ def test_either_thread_agrees_with_the_unsplit_fit(mode):
 
 
 def wide_fit(dtype=np.float64, **fit) -> tinynet.Network:
-    """A fit whose first synapse (200 x 64 weights) is cut between the fit's update and the
+    """A fit whose first synapse (300 x 128 weights) is cut between the fit's update and the
     helper's (csrc/tinynet_helper.hh, split_at) whenever the helper trains a half."""
     rng = np.random.default_rng(5)
-    X, y = rng.standard_normal((640, 200)), np.eye(10)[rng.integers(0, 10, 640)]
-    network = tinynet.Network([200, 64, 10], output="softmax", bias=True, seed=4, dtype=dtype)
+    X, y = rng.standard_normal((640, 300)), np.eye(10)[rng.integers(0, 10, 640)]
+    network = tinynet.Network([300, 128, 10], output="softmax", bias=True, seed=4, dtype=dtype)
     options = {"epochs": 6, "batch_size": 96, "learning_rate": 1e-3, "optimizer": "adam"}
     return network.fit(X, y, **{**options, **fit})
 
@@ -237,7 +237,7 @@ def wide_fit(dtype=np.float64, **fit) -> tinynet.Network:
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop"])
 def test_the_helpers_part_of_the_updates_gives_the_fits_numbers(optimizer, dtype):
-    assert splits([200, 64, 10], 96, optimizer=optimizer)
+    assert splits([300, 128, 10], 96, optimizer=optimizer)
     with halves_trained_by("fit"):
         fit_only = wide_fit(dtype, optimizer=optimizer).__getstate__()
     with halves_trained_by("helper"):

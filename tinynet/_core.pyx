@@ -485,25 +485,35 @@ cdef inline void split_backward_pass(const Machine* m, const Net* net, const Set
     is ready, then taken by the fit's update rule; where the helper's thread trains the
     other rows, it updates the second half of each big synapse's weights (see half_batch).
     ``step`` is laid out as the parameters, since the helper reads it."""
-    cdef Py_ssize_t i, k, j, at, cut
+    cdef Py_ssize_t i, k, j, at, cut, q
+    cdef floating* own
     for i in range(net.n_synapses - 1, -1, -1):
         k = net.sizes[i]
         j = net.sizes[i + 1]
         at = net.offsets[i]
-        delta_and_step(m, net, i, l0, params, layers, deltas, n, <floating>s.clip, step + at)
+        own = step + at
+        delta_and_step(m, net, i, l0, params, layers, deltas, n, <floating>s.clip, own)
         cut = k * j
         if helper != NULL:
             helper.fit_layer_ready()
             helper.wait_layers(<int>(net.n_synapses - i))
             if helper.helper_trains():
                 cut = split_at(k * j)
-        # This half's step plus the helper's, summed as the update reads them.
-        take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), step + at,
-                   helper_steps + at, cut, True)
+        if cut < k * j:
+            # Shared with the helper: the two parts summed as the update reads them, rather
+            # than in a pass of their own over a wide synapse.
+            take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), own,
+                       helper_steps + at, cut, True)
+        else:
+            for q in range(k * j):
+                own[q] = own[q] + helper_steps[at + q]
+            take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), own,
+                       <const floating*>NULL, k * j, True)
         if net.bias:
+            for q in range(k * j, (k + 1) * j):
+                own[q] = own[q] + helper_steps[at + q]
             take_steps(m.isa, opt[0], params + at + k * j, slot(slot_a, at + k * j),
-                       slot(slot_b, at + k * j), step + at + k * j, helper_steps + at + k * j,
-                       j, False)
+                       slot(slot_b, at + k * j), own + k * j, <const floating*>NULL, j, False)
 
 
 cdef inline floating* slot(floating* row, Py_ssize_t at) noexcept nogil:

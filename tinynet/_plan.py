@@ -66,12 +66,12 @@ DEFAULTS = Choices(
 # computes its part of every weight's step, so that wider synapses, 784 x 128, gained
 # nothing), except in batches of at most SPLIT_WIDE_MAX_ROWS rows trained by a rule of
 # SPLIT_WIDE_RULES: their square roots and divisions, bound by one core's divider, are then
-# shared by the two threads (the helper updates the second half of each synapse of 4096
-# weights or more), which pays for the wider steps (an epoch of 6400 rows of 784 x 128-10,
-# Adam: 56 -> 50 ms in float64 batches of 64, 49 -> 43 in batches of 200, 46 -> 44 in
-# batches of 512; float32: 29 -> 25, 19 -> 18, 17.3 -> 16.8; a full batch of 10000 rows lost,
-# 64 -> 79 ms). A split fit's numbers do not depend on the threads: two such fits at once
-# each keep to their own core, with the numbers of either alone.
+# shared by the two threads (the helper updates the second half of each synapse of 32768
+# weights or more), which pays for the wider steps (an epoch of 6400 rows of 784 x 128-10 in
+# batches of 64, Adam, each fit in a process of its own: float32 30.8 -> 27.8 ms, float64
+# 52 -> 51; in batches of 200, float32 19.3 -> 18.0; a full batch of 10000 rows lost, 64 ->
+# 79 ms in float64). A split fit's numbers do not depend on the threads: two such fits at
+# once each keep to their own core, with the numbers of either alone.
 SPLIT_MIN_WORK = 1 << 20
 SPLIT_MAX_WEIGHTS = 1 << 14
 SPLIT_WIDE_RULES = frozenset({"adam", "adamw", "rmsprop"})
