@@ -124,7 +124,8 @@ class BatchHelper {
     void fit_layer_ready() { fit_layers_.fetch_add(1, std::memory_order_release); }
 
     // From the work on the helper's thread: wait until the fit has readied `count` synapses'
-    // parts (the fit never waits for the helper in between, so this ends).
+    // parts. (The helper's own parts are all ready by then, and the fit publishes each of its
+    // parts before it waits for the helper's, so this ends.)
     void wait_fit_layers(int count) {
         for (unsigned spins = 0; fit_layers_.load(std::memory_order_acquire) < count; ++spins)
             relax(spins);
