@@ -14,12 +14,6 @@
 // 2 ms, doubling with each further loss up to 32 ms, and back to 2 ms after a batch that
 // gained. So a busy machine costs about the unsplit batch, not waits for a descheduled thread.
 //
-// When the helper trains the half, it also takes the second half of each big synapse's update
-// (split_at): it waits for the fit's part of that synapse's step (fit_layer_ready), adds its
-// own, and updates those parameters while the fit updates the first half, so that Adam's
-// square roots and divisions, bound by one core's divider, run on both cores. Each parameter
-// gets the same sum and the same rule whichever thread updates it.
-//
 // The helper sleeps while the fit keeps its batches, so as not to be one more busy thread on
 // a busy machine; the first batch after a keep (and a fit's first) is kept too and wakes it,
 // so that it is running by the next. Awake, it spins for the next batch (pausing after a half
@@ -62,20 +56,9 @@ inline std::atomic<int>& helper_mode() {
 // Sets helper_mode, returning its previous value.
 inline int set_helper_mode(int mode) { return helper_mode().exchange(mode); }
 
-// Where a synapse of `size` weights is cut between the fit's update and the helper's: the
-// fit takes [0, split_at(size)), the helper the rest. Small synapses are not cut (their update
-// takes less than the wait for the fit's step), and the cut falls on a 64-byte boundary for
-// elements of 4 or 8 bytes, so that the two threads never write one cache line.
-inline std::ptrdiff_t split_at(std::ptrdiff_t size) {
-    constexpr std::ptrdiff_t kSmallest = std::ptrdiff_t(1) << 15, kAlign = 16;
-    return size < kSmallest ? size : size / 2 / kAlign * kAlign;
-}
-
 class BatchHelper {
   public:
-    // The work, told whether the helper's thread runs it (nonzero; the fit's runs it when it
-    // keeps the half, or takes it back). An int, as Cython's bint is.
-    typedef void (*Work)(void*, int);
+    typedef void (*Work)(void*);
 
     BatchHelper() : thread_([this] { loop(); }) {}
 
@@ -97,7 +80,6 @@ class BatchHelper {
         work_ = work;
         context_ = context;
         layers_.store(0, std::memory_order_relaxed);
-        fit_layers_.store(0, std::memory_order_relaxed);
         const long job = started_.load(std::memory_order_relaxed) + 1;
         started_at_ = Clock::now();
         waited_ = Clock::duration::zero();
@@ -119,22 +101,6 @@ class BatchHelper {
     // From the work: its part of one more synapse's step is ready.
     void layer_ready() { layers_.fetch_add(1, std::memory_order_release); }
 
-    // From the fit: its part of one more synapse's step is ready, and it has read that
-    // synapse's weights for the last time in this batch.
-    void fit_layer_ready() { fit_layers_.fetch_add(1, std::memory_order_release); }
-
-    // From the work on the helper's thread: wait until the fit has readied `count` synapses'
-    // parts. (The helper's own parts are all ready by then, and the fit publishes each of its
-    // parts before it waits for the helper's, so this ends.)
-    void wait_fit_layers(int count) {
-        for (unsigned spins = 0; fit_layers_.load(std::memory_order_acquire) < count; ++spins)
-            relax(spins);
-    }
-
-    // After the fit's first wait_layers of a batch: whether the helper's thread trains its
-    // half (and so takes its part of the updates).
-    bool helper_trains() const { return !mine_; }
-
     // Wait until the work has readied `count` synapses' parts, first running it on this
     // thread if the fit kept it or the helper has not taken it yet.
     void wait_layers(int count) {
@@ -142,7 +108,7 @@ class BatchHelper {
         const long job = started_.load(std::memory_order_relaxed);
         if (!mine_ && !only_helper_) mine_ = take(job);
         if (mine_) {
-            work_(context_, 0);
+            work_(context_);
             finished_.store(job, std::memory_order_release);
             return;
         }
@@ -155,11 +121,9 @@ class BatchHelper {
     // Wait until the work has returned, then judge an offered batch (see above).
     void wait() {
         const long job = started_.load(std::memory_order_relaxed);
-        const Clock::time_point begun = Clock::now();
         for (unsigned spins = 0; finished_.load(std::memory_order_acquire) != job; ++spins)
             relax(spins);
         if (!offered_ || only_helper_) return;
-        if (!mine_) waited_ += Clock::now() - begun;  // on the helper's part of the updates
         const Clock::time_point now = Clock::now();
         const Clock::duration worked = (now - started_at_) - waited_;
         if (mine_ || waited_ > worked) {
@@ -238,7 +202,7 @@ class BatchHelper {
             seen = started_.load(std::memory_order_acquire);
             trained = take(seen);
             if (trained) {
-                work_(context_, 1);
+                work_(context_);
                 finished_.store(seen, std::memory_order_release);
             }
             spin = offering_.load(std::memory_order_relaxed);
@@ -248,7 +212,7 @@ class BatchHelper {
     Work work_ = nullptr;
     void* context_ = nullptr;
     std::atomic<long> started_{0}, taken_{0}, finished_{0};
-    std::atomic<int> layers_{0}, fit_layers_{0};
+    std::atomic<int> layers_{0};
     std::atomic<bool> offering_{false};  // whether the fit offers batches (the helper spins)
     std::atomic<int> fit_cpu_{-1};        // the CPU the fit last started a batch on
     std::atomic<bool> quit_{false};

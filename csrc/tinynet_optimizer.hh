@@ -151,28 +151,13 @@ struct Optimizer {
     }
 };
 
-// A parameter's step, as the step loops read it: steps[i], or steps[i] + extra[i] where a
-// split batch's two halves each made their part (the sum taken as the loop reads it, in that
-// order, rather than in a pass of its own over every step).
-template <typename T>
-struct StepsOf {
-    const T* TINYNET_RESTRICT steps;
-    TINYNET_ALWAYS_INLINE T operator[](idx_t i) const { return steps[i]; }
-};
-
-template <typename T>
-struct SummedSteps {
-    const T* TINYNET_RESTRICT steps;
-    const T* TINYNET_RESTRICT extra;
-    TINYNET_ALWAYS_INLINE T operator[](idx_t i) const { return steps[i] + extra[i]; }
-};
-
 // syn[i] = rule.next(...) for each of `size` parameters, with the gradient scaled (the
 // reduction "mean") or not: the branch is taken once per loop, not per parameter.
-template <typename T, typename Rule, typename Steps>
+template <typename T, typename Rule>
 TINYNET_ALWAYS_INLINE void adaptive_steps(const Rule& rule, T* TINYNET_RESTRICT syn,
                                           T* TINYNET_RESTRICT a, T* TINYNET_RESTRICT b,
-                                          const Steps& step, idx_t size, bool decay) {
+                                          const T* TINYNET_RESTRICT step, idx_t size,
+                                          bool decay) {
     if (rule.scale != T(1)) {
         for (idx_t i = 0; i < size; ++i)
             syn[i] = rule.template next<true>(syn[i], step[i], a[i], b[i], decay);
@@ -184,10 +169,10 @@ TINYNET_ALWAYS_INLINE void adaptive_steps(const Rule& rule, T* TINYNET_RESTRICT 
 
 // syn[i] = the next value of each of `size` parameters in place, by the optimizer's rule,
 // with a[i] and b[i] its state (read only where the rule keeps state).
-template <typename T, typename Steps>
+template <typename T>
 TINYNET_ALWAYS_INLINE void steps_loop(const Optimizer<T>& o, T* TINYNET_RESTRICT syn,
                                       T* TINYNET_RESTRICT a, T* TINYNET_RESTRICT b,
-                                      const Steps& step, idx_t size, bool decay) {
+                                      const T* TINYNET_RESTRICT step, idx_t size, bool decay) {
     switch (o.kind) {
         case kAdam:
         case kAdamW:
@@ -210,21 +195,16 @@ TINYNET_ALWAYS_INLINE void steps_loop(const Optimizer<T>& o, T* TINYNET_RESTRICT
 struct Steps {
     template <typename T>
     static TINYNET_ALWAYS_INLINE void run(const Optimizer<T>& o, T* syn, T* a, T* b,
-                                          const T* step, const T* extra, idx_t size,
-                                          bool decay) {
-        if (extra == nullptr)
-            steps_loop(o, syn, a, b, StepsOf<T>{step}, size, decay);
-        else
-            steps_loop(o, syn, a, b, SummedSteps<T>{step, extra}, size, decay);
+                                          const T* step, idx_t size, bool decay) {
+        steps_loop(o, syn, a, b, step, size, decay);
     }
 };
 
-// steps_loop in instruction set `isa` (the fit's Machine's), the steps being step[i] (extra
-// NULL) or step[i] + extra[i].
+// steps_loop in instruction set `isa` (the fit's Machine's).
 template <typename T>
 inline void take_steps(Isa isa, const Optimizer<T>& o, T* syn, T* a, T* b, const T* step,
-                       const T* extra, idx_t size, bool decay) {
-    run_on<Steps>(isa, o, syn, a, b, step, extra, size, decay);
+                       idx_t size, bool decay) {
+    run_on<Steps>(isa, o, syn, a, b, step, size, decay);
 }
 
 }  // namespace tinynet

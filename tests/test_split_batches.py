@@ -93,15 +93,6 @@ def test_the_plan_keeps_other_batches_whole(layers, batch_size, options):
     assert not splits(layers, batch_size, **options)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop"])
-def test_the_plan_splits_wide_synapses_for_rules_bound_by_the_divider(optimizer):
-    # Their updates are shared by the two threads; in mini-batches only.
-    assert splits([784, 128, 10], 64, optimizer=optimizer)
-    assert splits([784, 128, 10], 512, optimizer=optimizer)
-    assert not splits([784, 128, 10], 513, optimizer=optimizer)
-    assert not splits([784, 128, 10], 64, optimizer="sgd", momentum=0.9)
-
-
 def test_forced_stops_the_split():
     with _plan.forced(split_batches=False):
         assert not splits([64, 100, 10], 200)
@@ -222,34 +213,6 @@ def test_either_thread_agrees_with_the_unsplit_fit(mode):
         assert_close(a, b, tolerance(np.float64), "weights")
     # Split, the sums are taken in another order: not the same bits.
     assert any(not np.array_equal(a, b) for a, b in zip(split.weights, whole.weights, strict=True))
-
-
-def wide_fit(dtype=np.float64, **fit) -> tinynet.Network:
-    """A fit whose first synapse (300 x 128 weights) is cut between the fit's update and the
-    helper's (csrc/tinynet_helper.hh, split_at) whenever the helper trains a half."""
-    rng = np.random.default_rng(5)
-    X, y = rng.standard_normal((640, 300)), np.eye(10)[rng.integers(0, 10, 640)]
-    network = tinynet.Network([300, 128, 10], output="softmax", bias=True, seed=4, dtype=dtype)
-    options = {"epochs": 6, "batch_size": 96, "learning_rate": 1e-3, "optimizer": "adam"}
-    return network.fit(X, y, **{**options, **fit})
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop"])
-def test_the_helpers_part_of_the_updates_gives_the_fits_numbers(optimizer, dtype):
-    assert splits([300, 128, 10], 96, optimizer=optimizer)
-    with halves_trained_by("fit"):
-        fit_only = wide_fit(dtype, optimizer=optimizer).__getstate__()
-    with halves_trained_by("helper"):
-        helper_only = wide_fit(dtype, optimizer=optimizer).__getstate__()
-    assert_same_state(helper_only, fit_only)
-    assert_same_state(wide_fit(dtype, optimizer=optimizer).__getstate__(), fit_only)
-    with _plan.forced(split_batches=False):
-        whole = wide_fit(dtype, optimizer=optimizer)
-    state = tinynet.Network.__new__(tinynet.Network)
-    state.__setstate__(helper_only)
-    for a, b in zip(state.weights, whole.weights, strict=True):
-        assert_close(a, b, tolerance(dtype), "weights")
 
 
 def test_an_ensemble_member_ends_where_its_fit_alone_ends():

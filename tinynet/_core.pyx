@@ -36,7 +36,6 @@ from tinynet._kernels cimport (
     Activation,
     BatchHelper,
     set_helper_mode,
-    split_at,
     Fit,
     Gemm,
     Group,
@@ -348,7 +347,7 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
                                      params + at, <const floating*>norms.inv_stds[i], step,
                                      step + k, n, k)
                 take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), step,
-                           <const floating*>NULL, 2 * k, False)
+                           2 * k, False)
             l_prev = layers[i]
         else:
             l_prev = l0
@@ -359,12 +358,11 @@ cdef inline void backward_pass(const Machine* m, const Net* net, const Settings*
             continue
         at = net.offsets[i]
         transpose_dot(m[0], l_prev, deltas[i + 1], step, n, k, j)
-        take_steps(m.isa, opt[0], syn, slot(slot_a, at), slot(slot_b, at), step,
-                   <const floating*>NULL, k * j, True)
+        take_steps(m.isa, opt[0], syn, slot(slot_a, at), slot(slot_b, at), step, k * j, True)
         if bias:
             column_sums(deltas[i + 1], step, n, j)
             take_steps(m.isa, opt[0], syn + k * j, slot(slot_a, at + k * j),
-                       slot(slot_b, at + k * j), step, <const floating*>NULL, j, False)
+                       slot(slot_b, at + k * j), step, j, False)
 
 
 cdef struct HalfBatch:
@@ -377,30 +375,22 @@ cdef struct HalfBatch:
     const void* l0
     const void* targets
     const void* row_weights  # or NULL
-    void* params
+    const void* params
     void** layers
     void** deltas
     void* log_out
     void* steps
-    # For the helper's part of the updates: the fit's rule and state, and its part of every
-    # step, laid out as the parameters.
-    const void* opt
-    void* slot_a
-    void* slot_b
-    const void* fit_steps
     Py_ssize_t rows
     double abs_sum
     double loss_sum
     BatchHelper* helper
 
 
-cdef void half_batch(HalfBatch* h, bint by_helper, floating* element_type) noexcept nogil:
+cdef void half_batch(HalfBatch* h, floating* element_type) noexcept nogil:
     """The helper's half: forward pass, output delta (with its sums, into ``h``), clipping,
     then, from the output down, each synapse's hidden delta and its part of the synapse's
     step, announced to the fit as it is ready (the fit then updates that synapse; every
-    hidden delta here reads the weights before it). On the helper's thread, then the
-    helper's part of each synapse's update (split_at, csrc/tinynet_helper.hh), once the
-    fit's part of its step is ready: the fit's part plus this half's, as the fit sums them."""
+    hidden delta here reads the weights before it)."""
     cdef const Net* net = h.net
     cdef const Settings* s = h.s
     cdef Py_ssize_t L = net.n_synapses, n = h.rows, i
@@ -427,31 +417,14 @@ cdef void half_batch(HalfBatch* h, bint by_helper, floating* element_type) noexc
                        steps + net.offsets[i])
         if h.helper != NULL:
             h.helper.layer_ready()
-    if not by_helper:
-        return
-    cdef const Optimizer[floating]* opt = <const Optimizer[floating]*>h.opt
-    cdef floating* weights = <floating*>h.params
-    cdef floating* slot_a = <floating*>h.slot_a
-    cdef floating* slot_b = <floating*>h.slot_b
-    cdef const floating* fit_steps = <const floating*>h.fit_steps
-    cdef Py_ssize_t size, cut, at
-    for i in range(L - 1, -1, -1):
-        size = net.sizes[i] * net.sizes[i + 1]
-        cut = split_at(size)
-        if cut == size:
-            continue
-        h.helper.wait_fit_layers(<int>(L - i))
-        at = net.offsets[i] + cut
-        take_steps(h.m.isa, opt[0], weights + at, slot(slot_a, at), slot(slot_b, at),
-                   fit_steps + at, steps + at, size - cut, True)
 
 
-cdef void half_batch_double(void* context, bint by_helper) noexcept nogil:
-    half_batch[double](<HalfBatch*>context, by_helper, NULL)
+cdef void half_batch_double(void* context) noexcept nogil:
+    half_batch[double](<HalfBatch*>context, NULL)
 
 
-cdef void half_batch_float(void* context, bint by_helper) noexcept nogil:
-    half_batch[float](<HalfBatch*>context, by_helper, NULL)
+cdef void half_batch_float(void* context) noexcept nogil:
+    half_batch[float](<HalfBatch*>context, NULL)
 
 
 cdef inline void delta_and_step(const Machine* m, const Net* net, Py_ssize_t i,
@@ -482,38 +455,22 @@ cdef inline void split_backward_pass(const Machine* m, const Net* net, const Set
                                      BatchHelper* helper) noexcept nogil:
     """backward_pass for the first ``n`` rows of a batch whose other rows the helper trains:
     each synapse's step is this half's plus the helper's (in that order), once the helper's
-    is ready, then taken by the fit's update rule; where the helper's thread trains the
-    other rows, it updates the second half of each big synapse's weights (see half_batch).
-    ``step`` is laid out as the parameters, since the helper reads it."""
-    cdef Py_ssize_t i, k, j, at, cut, q
-    cdef floating* own
+    is ready, then taken by the fit's update rule."""
+    cdef Py_ssize_t i, k, j, at, q
     for i in range(net.n_synapses - 1, -1, -1):
         k = net.sizes[i]
         j = net.sizes[i + 1]
         at = net.offsets[i]
-        own = step + at
-        delta_and_step(m, net, i, l0, params, layers, deltas, n, <floating>s.clip, own)
-        cut = k * j
+        delta_and_step(m, net, i, l0, params, layers, deltas, n, <floating>s.clip, step)
         if helper != NULL:
-            helper.fit_layer_ready()
             helper.wait_layers(<int>(net.n_synapses - i))
-            if helper.helper_trains():
-                cut = split_at(k * j)
-        if cut < k * j:
-            # Shared with the helper: the two parts summed as the update reads them, rather
-            # than in a pass of their own over a wide synapse.
-            take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), own,
-                       helper_steps + at, cut, True)
-        else:
-            for q in range(k * j):
-                own[q] = own[q] + helper_steps[at + q]
-            take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), own,
-                       <const floating*>NULL, k * j, True)
+        for q in range((k + net.bias) * j):
+            step[q] = step[q] + helper_steps[at + q]
+        take_steps(m.isa, opt[0], params + at, slot(slot_a, at), slot(slot_b, at), step, k * j,
+                   True)
         if net.bias:
-            for q in range(k * j, (k + 1) * j):
-                own[q] = own[q] + helper_steps[at + q]
             take_steps(m.isa, opt[0], params + at + k * j, slot(slot_a, at + k * j),
-                       slot(slot_b, at + k * j), own + k * j, <const floating*>NULL, j, False)
+                       slot(slot_b, at + k * j), step + k * j, j, False)
 
 
 cdef inline floating* slot(floating* row, Py_ssize_t at) noexcept nogil:
@@ -749,8 +706,7 @@ cdef class Trainer:
         self.layers = workspace(dtype, rows * units)
         self.deltas = np.zeros(max(rows * units, 1), dtype=dtype)
         self.slopes = workspace(dtype, rows * hidden_units if s.dropout > 0 else 0)
-        # Split batches lay this half's steps out as the parameters (the helper reads them).
-        self.step = workspace(dtype, size if self.plan.split else max(
+        self.step = workspace(dtype, max(
             max(int(self.offsets[i + 1] - self.offsets[i]) for i in range(last)),
             2 * max(sizes[1:last], default=0)))
         # The batch helper's part of every step, laid out as the parameters (the helper's
@@ -955,11 +911,7 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
     half.layers = <void**>half_layers.data()
     half.deltas = <void**>half_deltas.data()
     half.steps = &helper_steps[0] if split else NULL
-    half.opt = &opt
-    half.slot_a = slot_a
-    half.slot_b = slot_b
-    half.fit_steps = &step[0]
-    cdef void (*half_work)(void*, bint) noexcept nogil
+    cdef void (*half_work)(void*) noexcept nogil
     if floating is double:
         half_work = half_batch_double
     else:
@@ -1015,7 +967,7 @@ cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
                     if t.helper != NULL:
                         t.helper.start(half_work, &half)
                     else:  # the same numbers, trained here first
-                        half_work(&half, False)
+                        half_work(&half)
                 forward_pass(m, net, l0, &params[0], layers.data(), slopes_or_null,
                              log_probabilities, own, s, first_row + start, &training_norms,
                              stats)

@@ -144,7 +144,7 @@ cdef extern from "tinynet_optimizer.hh" namespace "tinynet" nogil:
         void start(long long t) noexcept
 
     void take_steps[T](Isa isa, const Optimizer[T]& o, T* syn, T* a, T* b, const T* step,
-                       const T* extra, Py_ssize_t size, bint decay) noexcept
+                       Py_ssize_t size, bint decay) noexcept
 
 
 cdef extern from "tinynet_buffers.hh" namespace "tinynet" nogil:
@@ -217,11 +217,7 @@ cdef extern from "tinynet_helper.hh" namespace "tinynet" nogil:
     int set_helper_mode(int mode) noexcept
     cdef cppclass BatchHelper:
         BatchHelper() except +
-        void start(void (*work)(void*, bint) noexcept nogil, void* context) noexcept
+        void start(void (*work)(void*) noexcept nogil, void* context) noexcept
         void layer_ready() noexcept
-        void fit_layer_ready() noexcept
-        void wait_fit_layers(int count) noexcept
-        bint helper_trains() noexcept
         void wait_layers(int count) noexcept
         void wait() noexcept
-    Py_ssize_t split_at(Py_ssize_t size) noexcept

@@ -64,18 +64,14 @@ DEFAULTS = Choices(
 # 0.31 ms an epoch, 4000 x 128-64-10 4.1 -> 2.2, 16000 x 20-100-2 9.0 -> 6.0, against
 # OpenBLAS's own two threads), on synapses of at most SPLIT_MAX_WEIGHTS weights (each half
 # computes its part of every weight's step, so that wider synapses, 784 x 128, gained
-# nothing), except in batches of at most SPLIT_WIDE_MAX_ROWS rows trained by a rule of
-# SPLIT_WIDE_RULES: their square roots and divisions, bound by one core's divider, are then
-# shared by the two threads (the helper updates the second half of each synapse of 32768
-# weights or more), which pays for the wider steps (an epoch of 6400 rows of 784 x 128-10 in
-# batches of 64, Adam, each fit in a process of its own: float32 30.8 -> 27.8 ms, float64
-# 52 -> 51; in batches of 200, float32 19.3 -> 18.0; a full batch of 10000 rows lost, 64 ->
-# 79 ms in float64). A split fit's numbers do not depend on the threads: two such fits at
-# once each keep to their own core, with the numbers of either alone.
+# nothing; with the helper also taking half of each wide synapse's Adam update they gained
+# about 10% in a process of their own, but a fit started within about 0.1 s of a product on
+# OpenBLAS's two threads, whose idle worker then spins on the other core, kept its batches
+# on one BLAS thread and took 1.5-2.0x SGD's epoch instead of 1.3-1.4x unsplit). A split
+# fit's numbers do not depend on the threads: two such fits at once each keep to their own
+# core, with the numbers of either alone.
 SPLIT_MIN_WORK = 1 << 20
 SPLIT_MAX_WEIGHTS = 1 << 14
-SPLIT_WIDE_RULES = frozenset({"adam", "adamw", "rmsprop"})
-SPLIT_WIDE_MAX_ROWS = 512
 
 _forced: contextvars.ContextVar[Choices] = contextvars.ContextVar("tinynet_choices")
 
@@ -233,9 +229,8 @@ def splits_batches(architecture: Architecture, training: Training) -> bool:
     part of every step added to the fit's, in that order, so that the numbers do not depend
     on which thread trains the half, or on the number of cores). For batches of two rows or
     more whose forward pass takes SPLIT_MIN_WORK multiply-adds or more, on synapses of at
-    most SPLIT_MAX_WEIGHTS weights (of any size in batches of at most SPLIT_WIDE_MAX_ROWS
-    rows trained by a rule of SPLIT_WIDE_RULES), without batch normalisation or dropout, and
-    where the choices in force allow."""
+    most SPLIT_MAX_WEIGHTS weights, without batch normalisation or dropout, and where the
+    choices in force allow."""
     shapes = synapse_shapes([int(size) for size in architecture.layer_sizes])
     return (
         choices().split_batches
@@ -243,13 +238,7 @@ def splits_batches(architecture: Architecture, training: Training) -> bool:
         and training.dropout == 0
         and training.batch_size >= 2
         and training.batch_size * sum(k * j for k, j in shapes) >= SPLIT_MIN_WORK
-        and (
-            max(k * j for k, j in shapes) <= SPLIT_MAX_WEIGHTS
-            or (
-                training.optimizer in SPLIT_WIDE_RULES
-                and training.batch_size <= SPLIT_WIDE_MAX_ROWS
-            )
-        )
+        and max(k * j for k, j in shapes) <= SPLIT_MAX_WEIGHTS
     )
 
 
