@@ -228,20 +228,21 @@ inline void drop_units(const Machine& m, Activation f, T* l__nk, T* slopes__nk, 
 }
 
 // The squared-error output delta, (y - l) * g(l) for each of n rows of j outputs, with
-// sum |y - l| and sum (y - l)^2 accumulated in double for either T, in row order. l and
-// l_delta have rows `stride` elements apart (j in the general loop, the padded width on
-// the small networks' road); y's are j apart.
+// sum |y - l| and sum (y - l)^2 accumulated in double for either T, in row order. l's rows
+// are l_stride elements apart and l_delta's delta_stride (both j in the general loop; on
+// the small networks' road the padded width, or 1 for l where one unit's rows are grouped);
+// y's are j apart.
 template <typename T, typename G>
 TINYNET_ALWAYS_INLINE void squared_error_delta(const T* TINYNET_RESTRICT y,
-                                               const T* TINYNET_RESTRICT l,
-                                               T* TINYNET_RESTRICT l_delta, idx_t n, idx_t j,
-                                               idx_t stride, double* abs_error_sum,
+                                               const T* TINYNET_RESTRICT l, idx_t l_stride,
+                                               T* TINYNET_RESTRICT l_delta, idx_t delta_stride,
+                                               idx_t n, idx_t j, double* abs_error_sum,
                                                double* squared_error_sum, G g) {
     double abs_sum = 0.0, squared_sum = 0.0;
     for (idx_t r = 0; r < n; ++r) {
         for (idx_t q = 0; q < j; ++q) {
-            const T out = l[r * stride + q], error = y[r * j + q] - out;
-            l_delta[r * stride + q] = error * g(out);
+            const T out = l[r * l_stride + q], error = y[r * j + q] - out;
+            l_delta[r * delta_stride + q] = error * g(out);
             abs_sum += std::fabs(double(error));
             squared_sum = TINYNET_RUNNING_SUM(squared_sum + double(error) * double(error));
         }
@@ -254,17 +255,17 @@ TINYNET_ALWAYS_INLINE void squared_error_delta(const T* TINYNET_RESTRICT y,
 // 0.5 (y - l)^2: rows as in squared_error_delta.
 template <typename T>
 TINYNET_ALWAYS_INLINE void squared_loss_delta(Activation f, const T* TINYNET_RESTRICT y,
-                                              const T* TINYNET_RESTRICT l,
-                                              T* TINYNET_RESTRICT l_delta, idx_t n, idx_t j,
-                                              idx_t stride, double* abs_error_sum,
+                                              const T* TINYNET_RESTRICT l, idx_t l_stride,
+                                              T* TINYNET_RESTRICT l_delta, idx_t delta_stride,
+                                              idx_t n, idx_t j, double* abs_error_sum,
                                               double* loss_sum) {
     double squared_sum = 0.0;
     if (f == kSigmoid)
-        squared_error_delta(y, l, l_delta, n, j, stride, abs_error_sum, &squared_sum,
-                            SlopeOf<kSigmoid, T>());
+        squared_error_delta(y, l, l_stride, l_delta, delta_stride, n, j, abs_error_sum,
+                            &squared_sum, SlopeOf<kSigmoid, T>());
     else
-        squared_error_delta(y, l, l_delta, n, j, stride, abs_error_sum, &squared_sum,
-                            SlopeOf<kLinear, T>());
+        squared_error_delta(y, l, l_stride, l_delta, delta_stride, n, j, abs_error_sum,
+                            &squared_sum, SlopeOf<kLinear, T>());
     *loss_sum = 0.5 * squared_sum;
 }
 
@@ -359,7 +360,7 @@ struct OutputDelta {
             poisson_delta(y, l, l_delta, n, j, abs_error_sum, loss_sum);
             return;
         }
-        squared_loss_delta(f, y, l, l_delta, n, j, j, abs_error_sum, loss_sum);
+        squared_loss_delta(f, y, l, j, l_delta, j, n, j, abs_error_sum, loss_sum);
     }
 };
 

@@ -7,7 +7,7 @@
 // inlined into it. A hidden layer's padding holds f(0), but the padding of the weights and of
 // the deltas stays zero: output deltas are written for real units only, the hidden deltas
 // come from the weights' columns (zero beyond the real units), and the columns' steps are
-// masked. An output of one unit is computed W rows to a vector (forward_one_unit).
+// masked. An output of one unit is computed W rows to a vector (grouped_sums).
 // Each sum is taken in the same order as in the general kernels' loops, and in the same
 // instruction set the general kernels run in (run_on, tinynet_platform.hh), each product
 // fused into its sum, or not, alike: so the two give identical results (the general loop
@@ -149,8 +149,10 @@ struct Rows {
     // forward_sums for a layer of one unit (the blog's output), W rows at a time, one row in
     // each lane: the activation then takes one vector for W rows, instead of one for each
     // row's single real lane. Each lane takes its row's products in forward_sums' order, so
-    // the values are its values. Group g of W rows is written to row g; returns the number
-    // of groups (see spread_groups).
+    // the values are its values. Group g of W rows is written to row g, so that row r's value
+    // is element r of the layer (and the layer's rows hold other rows' values: the output
+    // delta reads it so, and no other kernel reads the output layer). Returns the number of
+    // groups.
     template <int K>
     static TINYNET_ALWAYS_INLINE idx_t grouped_sums(const T* l_prev__nk, idx_t stride,
                                                     const T* syn, bool bias, T* l__nW, idx_t n,
@@ -174,15 +176,8 @@ struct Rows {
         return groups;
     }
 
-    // After grouped_sums and the groups' activation: each value moved to its row's first
-    // lane, from the last row back, so that none is overwritten before it moves. The
-    // layer's padding holds other rows' values, which no kernel reads for the output layer.
-    static TINYNET_ALWAYS_INLINE void spread_groups(T* l__nW, idx_t n) {
-        for (idx_t r = n - 1; r > 0; --r) l__nW[r * W] = l__nW[r];
-    }
-
     // l__nW = f(l_prev__nk . syn + bias) for a synapse of k rows: forward_sums, or for a
-    // layer of one unit grouped_sums, then f.
+    // layer of one unit grouped_sums (row r's value then element r), then f.
     static TINYNET_ALWAYS_INLINE void forward(Activation f, const T* l_prev__nk, idx_t stride,
                                               const T* syn, bool bias, T* l__nW, idx_t n,
                                               idx_t k, bool one_unit) {
@@ -193,7 +188,6 @@ struct Rows {
                                                               l__nW, n, k);
             });
             activate_rows(f, l__nW, groups);  // rows whose every lane is a real value
-            spread_groups(l__nW, n);
             return;
         }
         by_width<W>(k, [&](auto width) TINYNET_INLINE_LAMBDA {
@@ -222,44 +216,23 @@ struct Rows {
     }
 
     // delta__nW = (next_delta__nW . synᵀ) * slope(l__nW) (hidden_delta), from the synapse's
-    // j columns (J, if not 0), for the hidden activation f; the padding of the columns is
-    // zero, so is that of the delta.
+    // j columns (J, if not 0); the padding of the columns is zero, so is that of the delta.
+    // with_slope (tinynet_activations.hh) calls it with the hidden activation's slope.
     template <int J>
-    static TINYNET_ALWAYS_INLINE void hidden_delta(Activation f, const T* next_delta__nW,
-                                                   const T* columns, const T* l__nW,
-                                                   T* delta__nW, idx_t n, idx_t j) {
-        switch (f) {
-            case kTanh:
-                sloped_delta<J>(SlopeOf<kTanh, T>(), next_delta__nW, columns, l__nW, delta__nW,
-                                n, j);
-                break;
-            case kRelu:
-                sloped_delta<J>(SlopeOf<kRelu, T>(), next_delta__nW, columns, l__nW, delta__nW,
-                                n, j);
-                break;
-            case kLinear:
-                sloped_delta<J>(SlopeOf<kLinear, T>(), next_delta__nW, columns, l__nW,
-                                delta__nW, n, j);
-                break;
-            default:
-                sloped_delta<J>(SlopeOf<kSigmoid, T>(), next_delta__nW, columns, l__nW,
-                                delta__nW, n, j);
+    struct HiddenDelta {
+        template <typename S>
+        static TINYNET_ALWAYS_INLINE void sloped(S slope, const T* next_delta__nW,
+                                                 const T* columns, const T* l__nW,
+                                                 T* delta__nW, idx_t n, idx_t j) {
+            const idx_t units = J ? J : j;
+            for (idx_t r = 0; r < n; ++r) {
+                const T* d = next_delta__nW + r * W;
+                V errors = V::zero();
+                for (idx_t q = 0; q < units; ++q) errors += d[q] * load(columns + q * W);
+                store(delta__nW + r * W, errors * load(l__nW + r * W).map(slope));
+            }
         }
-    }
-
-    // hidden_delta with the slope function object `slope`.
-    template <int J, typename S>
-    static TINYNET_ALWAYS_INLINE void sloped_delta(S slope, const T* next_delta__nW,
-                                                   const T* columns, const T* l__nW,
-                                                   T* delta__nW, idx_t n, idx_t j) {
-        const idx_t units = J ? J : j;
-        for (idx_t r = 0; r < n; ++r) {
-            const T* d = next_delta__nW + r * W;
-            V errors = V::zero();
-            for (idx_t q = 0; q < units; ++q) errors += d[q] * load(columns + q * W);
-            store(delta__nW + r * W, errors * load(l__nW + r * W).map(slope));
-        }
-    }
+    };
 
     // The row (of weights, biases or columns) `at` elements into the padded weights takes
     // its step, from `weights` into `next`, by the fit's update rule (decayed if `decay`:
@@ -400,16 +373,17 @@ struct Rows {
             forward(i == last ? plan.output : plan.hidden, l_prev, stride, syn, plan.bias,
                     layers[i + 1], n, sizes[i], i == last && sizes[i + 1] == 1);
         }
-        squared_loss_delta(plan.output, y, layers[last + 1], deltas[last + 1], n,
-                           sizes[last + 1], W, abs_error_sum, loss_sum);
+        // An output of one unit is left grouped: row r's value is element r.
+        squared_loss_delta(plan.output, y, layers[last + 1], sizes[last + 1] == 1 ? 1 : W,
+                           deltas[last + 1], W, n, sizes[last + 1], abs_error_sum, loss_sum);
         if (plan.clip > T(0)) clip_all(deltas[last + 1], n * W, plan.clip);
         for (idx_t i = last; i >= 0; --i) {
             const idx_t columns = i > 0 ? plan.transposed_offsets[i] : 0;
             if (i > 0) {
                 by_width<W>(sizes[i + 1], [&](auto width) TINYNET_INLINE_LAMBDA {
-                    hidden_delta<decltype(width)::value>(plan.hidden, deltas[i + 1],
-                                                         weights + columns, layers[i],
-                                                         deltas[i], n, sizes[i + 1]);
+                    with_slope<T, HiddenDelta<decltype(width)::value>>(
+                        plan.hidden, deltas[i + 1], weights + columns, layers[i], deltas[i], n,
+                        sizes[i + 1]);
                 });
                 if (plan.clip > T(0)) clip_all(deltas[i], n * W, plan.clip);
             }
