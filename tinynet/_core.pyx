@@ -67,6 +67,8 @@ from tinynet._kernels cimport (
     kLogistic,
     kMaxLanes,
     kPoisson,
+    kRunPaused,
+    kTinyRows,
     kRelu,
     kRmsProp,
     kSgd,
@@ -84,6 +86,8 @@ from tinynet._kernels cimport (
     random_order,
     run_epoch,
     run_group,
+    run_tiny,
+    RunEnd,
     sgemm64_t,
     sgemm_t,
     sigmoid_all,
@@ -119,6 +123,8 @@ INSTRUCTION_SETS = {"baseline": kBaseline, "x86-64-v3": kX86V3, "x86-64-v4": kX8
 # decides which fits do), and whether this compiler built it.
 SMALL_MAX_UNITS = kMaxLanes
 SMALL_ROAD_BUILT = bool(kAvailable)
+# The most rows of a fit that may run whole (tinynet._plan.runs_whole).
+TINY_ROWS = kTinyRows
 
 # How many members of an ensemble train together across the lanes of a vector
 # (train_members; where the small road is built).
@@ -1103,6 +1109,10 @@ cdef check_small_layout(plan, const Py_ssize_t[::1] sizes, bint bias,
         at += sizes[i + 1] * lanes
     if plan.padded_size != at:
         raise ValueError("the small networks' layout does not match the network")
+    if plan.whole_run and not (lanes == 4 and L == 2 and sizes[0] <= 4 and sizes[2] == 1
+                               and n <= kTinyRows):
+        raise ValueError("a whole run takes 4 lanes, one hidden layer, one output and at "
+                         f"most {kTinyRows} rows")
 
 
 cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
@@ -1110,8 +1120,9 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
                                  bint watch) except -1:
     """run_epochs on the small networks' road: a whole batch per epoch, on padded weights,
     written back to ``params`` (and the velocity) however the run ends. Each epoch writes
-    its weights into the other of two buffers, so the one it read is its snapshot. The
-    buffers were made from the plan, checked by check_small_layout."""
+    its weights into the other of two buffers, so the one it read is its snapshot; or, where
+    the plan says so, a whole run in registers (csrc/tinynet_road_tiny.hh) with the same
+    bits. The buffers were made from the plan, checked by check_small_layout."""
     cdef const Machine* m = &t.machine
     cdef const Net* net = &t.net
     cdef const Settings* s = &t.s
@@ -1153,11 +1164,29 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
     # With momentum, the velocity, then the epoch's snapshot of it.
     cdef floating* padded_v = &padded_velocity[0]
     cdef floating* saved_v = padded_v + size if s.momentum != 0 else padded_v
+    # A whole run (tinynet._plan.runs_whole) has neither momentum nor clipping.
+    cdef bint whole = t.plan.whole_run
+    if whole and (s.momentum != 0 or s.clip != 0):
+        raise ValueError("a whole run takes neither momentum nor clipping")
+    cdef RunEnd end
+    cdef Py_ssize_t taken
     with nogil:
         pad_all(fit, net.offsets, &params[0], weights)
         if s.momentum != 0:
             pad_all(fit, net.offsets, velocity, padded_v)
-        for e in range(epochs):
+        # A whole run keeps its weights in registers, and returns to look for signals when
+        # the clock is due.
+        while whole and completed < epochs:
+            end = run_tiny(m.isa, fit, &X[0, 0], &y[0, 0], n, weights, epochs - completed,
+                           &rates[completed] if rates.shape[0] > 0 else NULL,
+                           s.learning_rate, &history[completed, 0], history.shape[1],
+                           &clock if watch else NULL, &taken)
+            completed += taken
+            t.epoch += taken
+            t.updates += taken
+            if end != kRunPaused or signalled(t):
+                break
+        for e in range(0 if whole else epochs):
             fit.rule.learning_rate = <floating>(rates[e] if rates.shape[0] > 0
                                                 else s.learning_rate)
             if s.momentum != 0:

@@ -190,6 +190,20 @@ cdef extern from "tinynet_road_small.hh" namespace "tinynet::small" nogil:
                       T* const* deltas, double* abs_error_sum, double* loss_sum) noexcept
 
 
+cdef extern from "tinynet_road_tiny.hh" namespace "tinynet::small" nogil:
+    const Py_ssize_t kTinyRows
+
+    enum RunEnd:
+        kRunDone
+        kRunDiverged
+        kRunPaused
+
+    RunEnd run_tiny[T](Isa isa, const Fit[T]& plan, const T* X, const T* y, Py_ssize_t n,
+                       T* weights, Py_ssize_t epochs, const double* rates, double rate,
+                       double* history, Py_ssize_t history_stride, SignalClock* clock,
+                       Py_ssize_t* completed) noexcept
+
+
 cdef extern from "tinynet_road_members.hh" namespace "tinynet::members" nogil:
     const Py_ssize_t kLanes
 

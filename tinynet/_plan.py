@@ -41,13 +41,16 @@ class Choices:
     """What a fit runs on: whether small networks may take their own road, the BLAS library
     of the matrix products (one of ``_core.blas_libraries()``), the number of multiply-adds
     from which a product goes to it, and the kernels' instruction set (one of
-    ``_core.instruction_sets()``)."""
+    ``_core.instruction_sets()``); whether big enough batches may be split over two threads,
+    and whether the smallest networks on the small road may run all their epochs in one
+    compiled call with their weights held in registers."""
 
     small_road: bool
     blas_library: str
     blas_crossover: int
     instruction_set: str
     split_batches: bool = True
+    whole_runs: bool = True
 
 
 DEFAULTS = Choices(
@@ -89,6 +92,7 @@ def forced(
     instruction_set: str | None = None,
     blas_crossover: int | None = None,
     split_batches: bool | None = None,
+    whole_runs: bool | None = None,
 ) -> Iterator[Choices]:
     """Run the fits and predictions started in this block, in this thread, with these
     choices instead of the current ones (``None``: keep it).
@@ -105,6 +109,8 @@ def forced(
         The number of multiply-adds from which a product goes to BLAS; 0 sends all.
     split_batches : bool, optional
         Whether big enough batches may be split over two threads (see ``splits_batches``).
+    whole_runs : bool, optional
+        Whether the smallest networks on the small road may run whole (see ``runs_whole``).
 
     Yields
     ------
@@ -144,6 +150,10 @@ def forced(
         if not isinstance(split_batches, (bool, np.bool_)):
             raise TypeError(f"split_batches must be a bool or None, got {split_batches!r}")
         changes["split_batches"] = bool(split_batches)
+    if whole_runs is not None:
+        if not isinstance(whole_runs, (bool, np.bool_)):
+            raise TypeError(f"whole_runs must be a bool or None, got {whole_runs!r}")
+        changes["whole_runs"] = bool(whole_runs)
     chosen = dataclasses.replace(current, **changes)
     token = _forced.set(chosen)
     try:
@@ -168,7 +178,8 @@ class Plan:
     the padded width (4 or ``SMALL_MAX_UNITS``) of every row on the small networks' road,
     whose padded weights hold synapse ``i``'s rows (weights, then biases) from
     ``padded_offsets[i]`` and, for ``i >= 1``, its columns from ``transposed_offsets[i]``,
-    ``padded_size`` elements in all. ``norm_offsets[h]`` is where hidden layer ``h``'s
+    ``padded_size`` elements in all; ``whole_run``: the run's epochs go in one compiled call,
+    with the weights in registers (see :func:`runs_whole`). ``norm_offsets[h]`` is where hidden layer ``h``'s
     batch-normalisation scales start (see ``_layout.batch_norm_offsets``).
     """
 
@@ -180,6 +191,7 @@ class Plan:
     transposed_offsets: np.ndarray = dataclasses.field(default_factory=lambda: read_only([]))
     padded_size: int = 0
     split: bool = False
+    whole_run: bool = False
 
     @property
     def road(self) -> str:
@@ -221,6 +233,27 @@ def small_road_lanes(
     ):
         return 0
     return 4 if widest <= 4 else _core.SMALL_MAX_UNITS
+
+
+def runs_whole(
+    architecture: Architecture, training: Training, n_rows: int, lanes: int, machine: Choices
+) -> bool:
+    """Whether a fit on the small road (rows of ``lanes``) runs whole, all its epochs in one
+    compiled call with the weights in registers (``csrc/tinynet_road_tiny.hh``), where the
+    machine choices allow: one hidden layer of at most 4 units over at most 4 inputs, one
+    output unit, at most ``_core.TINY_ROWS`` rows, no momentum, no clipping. The blog's
+    3-4-1 on its XOR table is such a fit; its epoch is the chain of its arithmetic, which
+    the small road's epoch lengthens by passing the layers and weights through memory."""
+    sizes = [int(size) for size in architecture.layer_sizes]
+    return (
+        machine.whole_runs
+        and lanes == 4
+        and len(sizes) == 3
+        and sizes[2] == 1
+        and n_rows <= _core.TINY_ROWS
+        and training.momentum == 0
+        and training.clip == 0
+    )
 
 
 def splits_batches(architecture: Architecture, training: Training) -> bool:
@@ -276,6 +309,7 @@ def make_plan(
         read_only(padded_offsets),
         read_only(transposed_offsets),
         at,
+        whole_run=runs_whole(architecture, training, n_rows, lanes, machine),
     )
 
 
