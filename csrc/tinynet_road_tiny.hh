@@ -54,7 +54,9 @@ struct TinyRun {
     static constexpr int W = 4;
     typedef Row<T, W, VB> V;
 
-    // f applied to each lane of x (the road's activate_rows, for one row).
+    // f applied to each lane of x (the road's activate_rows, for one row), as one loop the
+    // vectoriser sees whole: unrolled before it (as GCC unrolls short loops), the lanes'
+    // sigmoids were left scalar in some instantiations, which then took twice as long.
     template <typename F>
     static TINYNET_ALWAYS_INLINE V each(const V& x, F f) {
         alignas(64) T lanes[W];

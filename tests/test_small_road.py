@@ -50,6 +50,7 @@ from hypothesis import strategies as st
 import tinynet
 from tinynet import _core, _fitting, network
 from tinynet._layout import split
+from tinynet._plan import forced
 from tinynet._settings import Architecture, Training
 
 DTYPES = (np.float64, np.float32)
@@ -626,6 +627,212 @@ def test_ctrl_c_on_the_road_keeps_the_last_completed_epoch():
     general = train(dataclasses.replace(case, epochs=completed), road=False)
     assert not general.small
     assert_identical(Outcome(net, False, True), general)
+
+
+# --- whole runs ------------------------------------------------------------------------------
+#
+# The smallest fits on the road (tinynet._plan.runs_whole: one hidden layer of at most 4
+# units over at most 4 inputs, one output, at most _core.TINY_ROWS rows, no momentum, no
+# clipping) run all their epochs in one compiled call with their weights in registers
+# (csrc/tinynet_road_tiny.hh). Each check trains such a fit whole and again an epoch per
+# call of the road (``whole_runs=False``) and in the general loop, and asks for the same bits.
+
+
+def train_whole(case: Case, *, whole: bool) -> tuple[Outcome, bool]:
+    """Fit ``case`` on the road, whole runs allowed or not; the outcome, and whether the
+    fit's plan ran it whole."""
+    with forced(whole_runs=whole):
+        outcome = train(case, road=True)
+    return outcome, trained_whole(case)
+
+
+def trained_whole(case: Case) -> bool:
+    """Whether a fit of ``case`` on the road runs whole, by its trainer's plan (made as
+    ``Network.fit`` makes it: the options that decide it, the rate fixed)."""
+    options = {key: case.options[key] for key in ("momentum", "clip") if key in case.options}
+    with matmuls("loops"), small_road(True):
+        trainer, _ = direct_trainer(dataclasses.replace(case, options=options))
+    return bool(trainer.plan.whole_run)
+
+
+def assert_whole_run_matches(case: Case) -> Outcome:
+    """``case`` runs whole, and gives the bits of the road an epoch at a time and of the
+    general loop. Returns the whole run's outcome."""
+    whole, ran_whole = train_whole(case, whole=True)
+    with forced(whole_runs=False):
+        per_epoch = train(case, road=True)
+        assert not trained_whole(case)
+    general = train(case, road=False)
+    assert ran_whole, "the fit did not run whole"
+    assert whole.small and per_epoch.small and not general.small
+    assert_identical(whole, per_epoch)
+    assert_identical(whole, general)
+    return whole
+
+
+@st.composite
+def whole_cases(draw: st.DrawFn) -> Case:
+    """Any fit that runs whole, with any of its options: sizes 1 to 4, 1 to 4 rows."""
+    layers = [draw(st.integers(1, 4)), draw(st.integers(1, 4)), 1]
+    n = draw(st.integers(1, _core.TINY_ROWS))
+    output = draw(st.sampled_from(["sigmoid", "linear"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    X = make_inputs(rng, n, layers[0], scale=draw(st.floats(0.1, 3.0)))
+    y = make_targets(rng, n, 1, output)
+    rate = draw(st.floats(0.01, 4.0))
+    options: dict[str, Any] = {
+        "learning_rate": rate / n if draw(st.booleans()) else rate,
+        "l2": draw(st.just(0.0) | st.floats(0.0, 0.5)),
+        "batch_size": draw(st.sampled_from([None, n, n + 3])),
+        "shuffle": draw(st.booleans()),
+    }
+    if draw(st.booleans()):
+        options["learning_rate"] = tinynet.schedules.step(rate, draw(st.integers(1, 7)), 0.5)
+    bias = draw(st.booleans())
+    return Case(
+        layers,
+        X,
+        y,
+        epochs=draw(st.integers(1, 300)),
+        activation=draw(st.sampled_from(["sigmoid", "tanh", "relu", "linear"])),
+        output=output,
+        bias=bias,
+        biases=random_biases(rng, layers) if bias and draw(st.booleans()) else None,
+        dtype=draw(st.sampled_from(DTYPES)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+        options=options,
+    )
+
+
+@settings(deadline=None, max_examples=80)
+@given(case=whole_cases(), isa=st.sampled_from(INSTRUCTION_SETS))
+def test_whole_runs_give_the_roads_bits(case, isa):
+    """Random sizes, row counts (the padding rows and lanes must add nothing), activations,
+    outputs, biases, l2, schedules, dtypes, seeds and instruction sets: weights, biases and
+    history bit for bit those of the road an epoch at a time and of the general loop, and
+    the same ending (summed learning rates of up to 4 diverge now and then)."""
+    with instruction_set(isa):
+        assert_whole_run_matches(case)
+
+
+WHOLE_RUN_EXCLUDED = {
+    "momentum": Case([3, 4, 1], XOR_X, XOR_Y, epochs=5, options={"momentum": 0.5}),
+    "clip": Case([3, 4, 1], XOR_X, XOR_Y, epochs=5, options={"clip": 0.5}),
+    "5 rows": Case([3, 4, 1], np.vstack([XOR_X, XOR_X[:1]]), np.vstack([XOR_Y, XOR_Y[:1]]), 5),
+    "two hidden layers": Case([3, 4, 2, 1], XOR_X, XOR_Y, epochs=5),
+    "no hidden layer": Case([3, 1], XOR_X, XOR_Y, epochs=5),
+    "two outputs": Case([3, 4, 2], XOR_X, np.hstack([XOR_Y, 1 - XOR_Y]), epochs=5),
+    "5 hidden units": Case([3, 5, 1], XOR_X, XOR_Y, epochs=5),
+    "5 inputs": Case([5, 4, 1], np.hstack([XOR_X, XOR_X[:, :2]]), XOR_Y, epochs=5),
+}
+
+
+@pytest.mark.parametrize("case", WHOLE_RUN_EXCLUDED.values(), ids=WHOLE_RUN_EXCLUDED.keys())
+def test_fits_beyond_whole_runs_take_the_road_an_epoch_at_a_time(case):
+    """One thing beyond a whole run's bounds each: such fits still take the road, an epoch
+    per call, with its bits."""
+    assert not trained_whole(case)
+    assert_road_matches_general_loop(case)
+
+
+def test_the_blogs_xor_runs_whole_by_default():
+    case = Case([3, 4, 1], XOR_X, XOR_Y, epochs=1000, seed=1)
+    with trainers_made() as made:
+        net = tinynet.Network(case.layers, seed=case.seed)
+        net.fit(case.X, case.y, epochs=case.epochs)
+    assert made[0].small and made[0].plan.whole_run
+    assert_whole_run_matches(case)
+
+
+def run_direct(
+    case: Case, *, whole: bool, epochs: int, interrupt_after: float | None = None
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """A compiled trainer of ``case`` on the road (whole runs allowed or not) after one run
+    of ``epochs`` epochs, or until the SIGINT sent ``interrupt_after`` seconds into the run;
+    its parameters and its history."""
+    with forced(whole_runs=whole), matmuls("loops"), small_road(True):
+        trainer, params = direct_trainer(case)
+    assert trainer.plan.whole_run == whole
+    history = np.full((epochs, 4), np.nan)
+    if interrupt_after is None:
+        trainer.run(epochs, history)
+    else:
+        timer = threading.Timer(interrupt_after, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                trainer.run(epochs, history)
+        finally:
+            timer.join()
+    return trainer, params, history[: trainer.epoch]
+
+
+def assert_same_run(one: tuple[Any, np.ndarray, np.ndarray], other: tuple[Any, ...]) -> None:
+    assert one[0].epoch == other[0].epoch and one[0].updates == other[0].updates
+    np.testing.assert_array_equal(one[1], other[1])
+    np.testing.assert_array_equal(one[2][:, :2], other[2][:, :2])
+
+
+def test_a_long_whole_run_pauses_for_signals_and_keeps_its_bits(dtype):
+    """A whole run returns to look for signals every 20 ms and goes on from where it was:
+    one run of 500,000 epochs (about 45 ms whole, on the blog's network and data) pauses at
+    least once, and must end bit for bit where the road an epoch at a time ends."""
+    case = Case([3, 4, 1], XOR_X, XOR_Y, epochs=500_000, seed=1, dtype=dtype)
+    whole = run_direct(case, whole=True, epochs=case.epochs)
+    assert whole[0].epoch == case.epochs
+    assert_same_run(whole, run_direct(case, whole=False, epochs=case.epochs))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is delivered differently")
+def test_ctrl_c_in_a_whole_run_keeps_the_last_completed_epoch():
+    """Ctrl-C 30 ms into one run of 1,500,000 epochs (about 0.14 s whole) lands inside it:
+    the trainer keeps the epochs completed before the run looked for it, bit for bit where
+    the road an epoch at a time leaves the network after that many epochs."""
+    case = Case([3, 4, 1], XOR_X, XOR_Y, epochs=1_500_000, seed=2, bias=True)
+    whole = run_direct(case, whole=True, epochs=case.epochs, interrupt_after=0.03)
+    completed = whole[0].epoch
+    assert 0 < completed < case.epochs
+    assert_same_run(whole, run_direct(case, whole=False, epochs=completed))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_a_whole_run_that_diverges_rolls_back_as_the_road_does(bias, dtype):
+    """A learning rate far too big: the loss turns non-finite within a few epochs. The whole
+    run must stop at the same epoch, keep the weights of the epoch before, raise, and record
+    the same history as the road an epoch at a time and the general loop."""
+    rng = np.random.default_rng(3)
+    case = Case(
+        [4, 4, 1],
+        make_inputs(rng, 4, 4, scale=3.0),
+        make_targets(rng, 4, 1, "linear"),
+        epochs=200,
+        activation="relu",
+        output="linear",
+        bias=bias,
+        dtype=dtype,
+        options={"learning_rate": 50.0},
+    )
+    assert assert_whole_run_matches(case).diverged
+
+
+def test_a_whole_run_resumes_where_the_last_fit_ended(dtype):
+    """Two fits of 70 and 30 epochs, the second resumed (each a whole run of its own), end
+    where one of 100 does, with a schedule that reads the epoch count: the same weights,
+    biases and last 30 epochs' history."""
+    schedule = tinynet.schedules.step(2.0, 9, 0.7)
+    nets = []
+    for epochs in ([100], [70, 30]):
+        with trainers_made() as made:
+            net = tinynet.Network([3, 4, 1], seed=4, dtype=dtype, bias=True)
+            for count in epochs:
+                net.fit(XOR_X, XOR_Y, epochs=count, learning_rate=schedule, resume=True)
+        assert len(made) == len(epochs) and all(trainer.plan.whole_run for trainer in made)
+        nets.append(net)
+    one, other = nets
+    for p, q in zip(one.weights + one.biases, other.weights + other.biases, strict=True):
+        np.testing.assert_array_equal(p, q)
+    for key, values in other.history.items():
+        np.testing.assert_array_equal(one.history[key][-30:], values)
 
 
 # --- against the numpy reference -------------------------------------------------------------

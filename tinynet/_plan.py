@@ -178,9 +178,10 @@ class Plan:
     the padded width (4 or ``SMALL_MAX_UNITS``) of every row on the small networks' road,
     whose padded weights hold synapse ``i``'s rows (weights, then biases) from
     ``padded_offsets[i]`` and, for ``i >= 1``, its columns from ``transposed_offsets[i]``,
-    ``padded_size`` elements in all; ``whole_run``: the run's epochs go in one compiled call,
-    with the weights in registers (see :func:`runs_whole`). ``norm_offsets[h]`` is where hidden layer ``h``'s
-    batch-normalisation scales start (see ``_layout.batch_norm_offsets``).
+    ``padded_size`` elements in all; ``whole_run``: the run's epochs go in one compiled
+    call, with the weights in registers (see :func:`runs_whole`). ``norm_offsets[h]`` is
+    where hidden layer ``h``'s batch-normalisation scales start (see
+    ``_layout.batch_norm_offsets``).
     """
 
     machine: Choices
