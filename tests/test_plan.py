@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 import tinynet
 from tinynet import _core, _layout, _plan
 from tinynet._plan import DEFAULTS, Choices, choices, forced, forward_plan, make_plan
-from tinynet._settings import Architecture, Training
+from tinynet._settings import HISTORY_KEYS, Architecture, Training, history_keys
 
 # The blog's data: three inputs (the third always 1) and their XOR.
 XOR_X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.float64)
@@ -198,6 +198,7 @@ def test_a_block_that_raises_is_undone():
         ({"small_road": "no"}, TypeError, "small_road"),
         ({"split_batches": 0}, TypeError, "split_batches"),
         ({"split_batches": "yes"}, TypeError, "split_batches"),
+        ({"whole_runs": 1}, TypeError, "whole_runs"),
         # A good choice does not let a bad one through.
         ({"blas_crossover": 0, "blas_library": "mkl"}, ValueError, "blas_library"),
     ],
@@ -529,6 +530,76 @@ def test_the_core_refuses_padded_offsets_that_do_not_match(monkeypatch, change):
     with forced(small_road=True, blas_crossover=NO_BLAS):
         with pytest.raises(ValueError, match="small networks"):
             make_corrupt_trainer(monkeypatch, change, [2, 3, 4, 2])
+
+
+@needs_road
+@pytest.mark.parametrize(
+    ("layers", "training", "n_rows", "whole"),
+    [
+        pytest.param([3, 4, 1], ROAD_TRAINING, 4, True, id="the blog's XOR"),
+        pytest.param([1, 1, 1], Training(batch_size=1, l2=0.1), 1, True, id="1-1-1, l2"),
+        pytest.param([4, 4, 1], Training(batch_size=3), 3, True, id="4-4-1 on 3 rows"),
+        pytest.param([3, 4, 1], Training(batch_size=5), 5, False, id="5 rows"),
+        pytest.param([3, 4, 1], Training(batch_size=4, momentum=0.5), 4, False, id="momentum"),
+        pytest.param([3, 4, 1], Training(batch_size=4, clip=1.0), 4, False, id="clip"),
+        pytest.param([3, 5, 1], ROAD_TRAINING, 4, False, id="5 hidden units (8 lanes)"),
+        pytest.param([5, 4, 1], ROAD_TRAINING, 4, False, id="5 inputs"),
+        pytest.param([3, 4, 2], ROAD_TRAINING, 4, False, id="two outputs"),
+        pytest.param([3, 4, 4, 1], ROAD_TRAINING, 4, False, id="two hidden layers"),
+        pytest.param([3, 1], ROAD_TRAINING, 4, False, id="no hidden layer"),
+    ],
+)
+def test_the_smallest_fits_on_the_road_run_whole(road_choices, layers, training, n_rows, whole):
+    """``runs_whole``'s bounds, one broken at a time; and never with whole runs switched
+    off, nor off the small road."""
+    plan = make_plan(architecture(layers), training, n_rows, False)
+    assert plan.road == "small" and plan.whole_run == whole
+    with forced(whole_runs=False):
+        assert not make_plan(architecture(layers), training, n_rows, False).whole_run
+    with forced(small_road=False):
+        assert not make_plan(architecture(layers), training, n_rows, False).whole_run
+
+
+@needs_road
+@pytest.mark.parametrize(
+    "layers", [[3, 4, 2], [3, 4, 4, 1], [5, 4, 1]], ids=["two outputs", "deep", "5 inputs"]
+)
+def test_the_core_refuses_a_whole_run_beyond_its_bounds(monkeypatch, layers):
+    """A plan that says whole_run for a network a whole run cannot hold: refused when the
+    trainer is made, before any epoch (it would read its weights out of bounds)."""
+    with forced(small_road=True, blas_crossover=NO_BLAS):
+        with pytest.raises(ValueError, match="whole run"):
+            make_corrupt_trainer(
+                monkeypatch, lambda plan: dataclasses.replace(plan, whole_run=True), layers
+            )
+
+
+@pytest.mark.parametrize(
+    ("validation", "reduction", "columns"),
+    [(False, "sum", 2), (True, "sum", 4), (False, "mean", 5), (True, "mean", 5)],
+)
+def test_a_run_takes_history_rows_as_wide_as_its_measures(validation, reduction, columns):
+    """Rows of the loss and mean absolute error alone, then the validation's, then the
+    penalty's: a row one column short is refused before any epoch, a full one has each
+    of the fit's measures filled."""
+    arch = architecture([3, 4, 1])
+    params = np.random.default_rng(0).uniform(-1, 1, _layout.n_params([3, 4, 1]))
+    data = (XOR_X.copy(), XOR_Y.copy())
+    trainer = _core.Trainer(
+        *data,
+        params,
+        arch,
+        Training(batch_size=4, reduction=reduction),
+        data if validation else None,
+    )
+    with pytest.raises(ValueError, match=f"at least {columns} columns"):
+        trainer.run(3, np.full((3, columns - 1), np.nan))
+    assert trainer.epoch == 0
+    history = np.full((3, columns), np.nan)
+    assert trainer.run(3, history) == 3
+    filled = [HISTORY_KEYS.index(name) for name in history_keys(validation, reduction == "mean")]
+    assert filled[-1] == columns - 1
+    assert np.isfinite(history[:, filled]).all()
 
 
 @needs_road

@@ -758,17 +758,21 @@ cdef class Trainer:
         ``learning_rate``). Row ``e`` of ``history`` receives its loss and mean absolute
         error (weighted means with sample weights), then (with validation data) the
         validation's, then (with reduction ``"mean"``, whose loss is scikit-learn's, see
-        :class:`tinynet.reference.Trainer`) its L2 penalty. Training stops early, after
+        :class:`tinynet.reference.Trainer`) its L2 penalty, in columns 0 to 4 (columns the
+        fit does not fill may be left out: rows of 2, 4 or 5). Training stops early, after
         rolling the weights and the training state back to where the epoch started, at the
         first epoch with a non-finite measure or weight (it diverged: fewer epochs are
         returned) or during which a signal handler raised (that exception is raised).
         :attr:`epoch` counts the epochs completed by every run; :attr:`updates`, and
         ``state.updates``, the updates taken.
         """
-        # A fit with reduction "mean" also fills a fifth column, its L2 penalty.
+        # Columns 0 and 1 are always filled, 2 and 3 with validation data, 4 (the L2
+        # penalty) with reduction "mean".
+        cdef Py_ssize_t columns = 5 if self.s.mean else 4 if self.X_val is not None else 2
         if (epochs < 0 or history.shape[0] < epochs or history.shape[1] > 5
-                or history.shape[1] < (5 if self.s.mean else 4)):
-            raise ValueError("history needs one row of 4 (5 with reduction 'mean') per epoch")
+                or history.shape[1] < columns):
+            raise ValueError(f"history needs one row of at least {columns} columns (at most "
+                             "5) per epoch")
         # No rates: an empty array, and every epoch takes the fit's learning rate (nothing
         # allocated per call, which with callbacks is per epoch).
         cdef const double[::1] epoch_rates = (

@@ -170,8 +170,10 @@ def run(
         # looks at it (``_reads_network`` false: scikit-learn's bookkeeping without early
         # stopping); the last completed epoch is committed at the end either way.
         watched = any(getattr(callback, "_reads_network", True) for callback in callbacks)
-        # One row per epoch, as the trainers fill it.
-        record = np.full((0, len(HISTORY_KEYS)), np.nan)
+        # One row per epoch, as the trainers fill it: the columns of HISTORY_KEYS up to the
+        # last measure (for the blog's XOR 2 of 5, which in a fit of 60000 epochs spares
+        # 1.4 MB of fresh pages, about 1 ms of page faults).
+        record = np.full((0, 1 + max(HISTORY_KEYS.index(name) for name in measures)), np.nan)
         reporter = Reporter(epochs, verbose, progress)
         committed = -1  # the number of epochs behind the network's weights (-1: none yet)
         diverged = False
