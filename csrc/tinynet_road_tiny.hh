@@ -24,7 +24,6 @@
 #define TINYNET_TINY_HH
 
 #include <cmath>
-#include <type_traits>
 
 #include "tinynet_activations.hh"
 #include "tinynet_clock.hh"
