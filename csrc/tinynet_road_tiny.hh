@@ -43,6 +43,14 @@ constexpr idx_t kTinyRows = 4;
 // clock was due (the caller looks for signals, then runs the rest).
 enum RunEnd { kRunDone = 0, kRunDiverged = 1, kRunPaused = 2 };
 
+// Where a run writes each epoch's loss and mean absolute error: epoch e's at
+// at[e * row_stride] and at[e * row_stride + column_stride] (rows of a record laid out by
+// epoch, or by measure).
+struct History {
+    double* at;
+    idx_t row_stride, column_stride;
+};
+
 #if TINYNET_SMALL_ROAD
 
 // The run on rows of 4 lanes of the instruction set's vectors of VB bytes, for the hidden
@@ -86,13 +94,12 @@ struct TinyRun {
     // Up to `epochs` epochs of the network `plan` on the n rows of X (k each) and y, from
     // and into the padded weights (the last completed epoch's, however the run ends); epoch
     // e's learning rate is rates[e], or `rate` if rates is null; its loss and mean absolute
-    // error go to history[e * history_stride] and the element after. Stops early where
-    // RunEnd says; *completed receives the number of epochs taken.
+    // error go to `history`. Stops early where RunEnd says; *completed receives the number
+    // of epochs taken.
     static TINYNET_ALWAYS_INLINE RunEnd run(const Fit<T>& plan, const T* X, const T* y,
                                             idx_t n, T* weights, idx_t epochs,
-                                            const double* rates, double rate, double* history,
-                                            idx_t history_stride, SignalClock* clock,
-                                            idx_t* completed) {
+                                            const double* rates, double rate, History history,
+                                            SignalClock* clock, idx_t* completed) {
         const idx_t k = plan.sizes[0], H = plan.sizes[1];
         const Activation output = plan.output;
         const bool bias = plan.bias;
@@ -151,8 +158,9 @@ struct TinyRun {
                 squared_sum = TINYNET_RUNNING_SUM(squared_sum + double(error) * double(error));
             }
             const double loss_sum = 0.5 * squared_sum;
-            history[e * history_stride] = loss_sum / double(n);
-            history[e * history_stride + 1] = abs_sum / double(n);
+            double* measures = history.at + e * history.row_stride;
+            measures[0] = loss_sum / double(n);
+            measures[history.column_stride] = abs_sum / double(n);
 
             // The hidden deltas (HiddenDelta), from the column before its step.
             V delta[kTinyRows];
@@ -218,27 +226,25 @@ struct TinyRun {
 
 // TinyRun<T, VB, Hidden>::run for the plan's hidden activation, compiled for each
 // instruction set with its vectors of VB bytes; run_tiny calls the one the fit's plan chose.
-#define TINYNET_TINY_RUN(NAME, TARGET, VB)                                                     \
-    template <typename T>                                                                      \
-    TARGET RunEnd NAME(const Fit<T>& plan, const T* X, const T* y, idx_t n, T* weights,        \
-                       idx_t epochs, const double* rates, double rate, double* history,        \
-                       idx_t history_stride, SignalClock* clock, idx_t* completed) {           \
-        switch (plan.hidden) {                                                                 \
-            case kTanh:                                                                        \
-                return TinyRun<T, VB, kTanh>::run(plan, X, y, n, weights, epochs, rates, rate, \
-                                                  history, history_stride, clock, completed);  \
-            case kRelu:                                                                        \
-                return TinyRun<T, VB, kRelu>::run(plan, X, y, n, weights, epochs, rates, rate, \
-                                                  history, history_stride, clock, completed);  \
-            case kLinear:                                                                      \
-                return TinyRun<T, VB, kLinear>::run(plan, X, y, n, weights, epochs, rates,     \
-                                                    rate, history, history_stride, clock,      \
-                                                    completed);                                \
-            default:                                                                           \
-                return TinyRun<T, VB, kSigmoid>::run(plan, X, y, n, weights, epochs, rates,    \
-                                                     rate, history, history_stride, clock,     \
-                                                     completed);                               \
-        }                                                                                      \
+#define TINYNET_TINY_RUN(NAME, TARGET, VB)                                                    \
+    template <typename T>                                                                     \
+    TARGET RunEnd NAME(const Fit<T>& plan, const T* X, const T* y, idx_t n, T* weights,       \
+                       idx_t epochs, const double* rates, double rate, History history,       \
+                       SignalClock* clock, idx_t* completed) {                                \
+        switch (plan.hidden) {                                                                \
+            case kTanh:                                                                       \
+                return TinyRun<T, VB, kTanh>::run(plan, X, y, n, weights, epochs, rates,      \
+                                                  rate, history, clock, completed);           \
+            case kRelu:                                                                       \
+                return TinyRun<T, VB, kRelu>::run(plan, X, y, n, weights, epochs, rates,      \
+                                                  rate, history, clock, completed);           \
+            case kLinear:                                                                     \
+                return TinyRun<T, VB, kLinear>::run(plan, X, y, n, weights, epochs, rates,    \
+                                                    rate, history, clock, completed);         \
+            default:                                                                          \
+                return TinyRun<T, VB, kSigmoid>::run(plan, X, y, n, weights, epochs, rates,   \
+                                                     rate, history, clock, completed);        \
+        }                                                                                     \
     }
 
 TINYNET_TINY_RUN(tiny_baseline, , 16)
@@ -255,20 +261,19 @@ TINYNET_TINY_RUN(tiny_x86_v4, TINYNET_TARGET_V4, 64)
 template <typename T>
 inline RunEnd run_tiny(Isa isa, const Fit<T>& plan, const T* X, const T* y, idx_t n,
                        T* weights, idx_t epochs, const double* rates, double rate,
-                       double* history, idx_t history_stride, SignalClock* clock,
-                       idx_t* completed) {
+                       History history, SignalClock* clock, idx_t* completed) {
 #if TINYNET_X86_DISPATCH
     if (isa == kX86V4)
-        return tiny_x86_v4(plan, X, y, n, weights, epochs, rates, rate, history, history_stride,
-                           clock, completed);
+        return tiny_x86_v4(plan, X, y, n, weights, epochs, rates, rate, history, clock,
+                           completed);
     if (isa == kX86V3)
-        return tiny_x86_v3(plan, X, y, n, weights, epochs, rates, rate, history, history_stride,
-                           clock, completed);
+        return tiny_x86_v3(plan, X, y, n, weights, epochs, rates, rate, history, clock,
+                           completed);
 #endif
     (void)isa;
 #if TINYNET_SMALL_ROAD
-    return tiny_baseline(plan, X, y, n, weights, epochs, rates, rate, history, history_stride,
-                         clock, completed);
+    return tiny_baseline(plan, X, y, n, weights, epochs, rates, rate, history, clock,
+                         completed);
 #else
     *completed = 0;
     return kRunDone;

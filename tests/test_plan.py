@@ -581,25 +581,31 @@ def test_the_core_refuses_a_whole_run_beyond_its_bounds(monkeypatch, layers):
 def test_a_run_takes_history_rows_as_wide_as_its_measures(validation, reduction, columns):
     """Rows of the loss and mean absolute error alone, then the validation's, then the
     penalty's: a row one column short is refused before any epoch, a full one has each
-    of the fit's measures filled."""
+    of the fit's measures filled, in either order of the array (by epoch, or by measure as
+    a fit's record is), with the same values. The first case runs whole, the others take
+    the general loop (validation data, or reduction "mean")."""
     arch = architecture([3, 4, 1])
-    params = np.random.default_rng(0).uniform(-1, 1, _layout.n_params([3, 4, 1]))
     data = (XOR_X.copy(), XOR_Y.copy())
-    trainer = _core.Trainer(
-        *data,
-        params,
-        arch,
-        Training(batch_size=4, reduction=reduction),
-        data if validation else None,
-    )
-    with pytest.raises(ValueError, match=f"at least {columns} columns"):
-        trainer.run(3, np.full((3, columns - 1), np.nan))
-    assert trainer.epoch == 0
-    history = np.full((3, columns), np.nan)
-    assert trainer.run(3, history) == 3
     filled = [HISTORY_KEYS.index(name) for name in history_keys(validation, reduction == "mean")]
     assert filled[-1] == columns - 1
-    assert np.isfinite(history[:, filled]).all()
+    histories = []
+    for order in ("C", "F"):
+        params = np.random.default_rng(0).uniform(-1, 1, _layout.n_params([3, 4, 1]))
+        trainer = _core.Trainer(
+            *data,
+            params,
+            arch,
+            Training(batch_size=4, reduction=reduction),
+            data if validation else None,
+        )
+        with pytest.raises(ValueError, match=f"at least {columns} columns"):
+            trainer.run(3, np.full((3, columns - 1), np.nan, order=order))
+        assert trainer.epoch == 0
+        history = np.full((3, columns), np.nan, order=order)
+        assert trainer.run(3, history) == 3
+        assert np.isfinite(history[:, filled]).all()
+        histories.append(history)
+    np.testing.assert_array_equal(*histories)
 
 
 @needs_road

@@ -87,6 +87,7 @@ from tinynet._kernels cimport (
     run_epoch,
     run_group,
     run_tiny,
+    History,
     RunEnd,
     sgemm64_t,
     sgemm_t,
@@ -751,7 +752,7 @@ cdef class Trainer:
         """Whether :meth:`run` takes the small networks' road."""
         return self.plan.lanes > 0
 
-    def run(self, Py_ssize_t epochs, double[:, ::1] history, rates=None):
+    def run(self, Py_ssize_t epochs, double[:, :] history, rates=None):
         """Train for up to ``epochs`` more epochs and return how many were completed.
 
         Epoch ``e`` of this run trains with learning rate ``rates[e]`` (None: the fit's
@@ -759,7 +760,9 @@ cdef class Trainer:
         error (weighted means with sample weights), then (with validation data) the
         validation's, then (with reduction ``"mean"``, whose loss is scikit-learn's, see
         :class:`tinynet.reference.Trainer`) its L2 penalty, in columns 0 to 4 (columns the
-        fit does not fill may be left out: rows of 2, 4 or 5). Training stops early, after
+        fit does not fill may be left out: rows of 2, 4 or 5), in any order of the array
+        (a record laid out by measure gives each measure's history as one block). Training
+        stops early, after
         rolling the weights and the training state back to where the epoch started, at the
         first epoch with a non-finite measure or weight (it diverged: fewer epochs are
         returned) or during which a signal handler raised (that exception is raised).
@@ -811,7 +814,7 @@ cdef bint signalled(Trainer t) noexcept with gil:
 
 
 cdef Py_ssize_t run_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
-                           double[:, ::1] history, const double[::1] rates,
+                           double[:, :] history, const double[::1] rates,
                            bint watch) except -1:
     cdef const Machine* m = &t.machine
     cdef const Net* net = &t.net
@@ -1120,7 +1123,7 @@ cdef check_small_layout(plan, const Py_ssize_t[::1] sizes, bint bias,
 
 
 cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epochs,
-                                 double[:, ::1] history, const double[::1] rates,
+                                 double[:, :] history, const double[::1] rates,
                                  bint watch) except -1:
     """run_epochs on the small networks' road: a whole batch per epoch, on padded weights,
     written back to ``params`` (and the velocity) however the run ends. Each epoch writes
@@ -1174,6 +1177,9 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
         raise ValueError("a whole run takes neither momentum nor clipping")
     cdef RunEnd end
     cdef Py_ssize_t taken
+    cdef History written
+    written.row_stride = history.strides[0] // sizeof(double)
+    written.column_stride = history.strides[1] // sizeof(double)
     with nogil:
         pad_all(fit, net.offsets, &params[0], weights)
         if s.momentum != 0:
@@ -1181,10 +1187,10 @@ cdef Py_ssize_t run_small_epochs(Trainer t, floating[::1] params, Py_ssize_t epo
         # A whole run keeps its weights in registers, and returns to look for signals when
         # the clock is due.
         while whole and completed < epochs:
+            written.at = &history[completed, 0]
             end = run_tiny(m.isa, fit, &X[0, 0], &y[0, 0], n, weights, epochs - completed,
                            &rates[completed] if rates.shape[0] > 0 else NULL,
-                           s.learning_rate, &history[completed, 0], history.shape[1],
-                           &clock if watch else NULL, &taken)
+                           s.learning_rate, written, &clock if watch else NULL, &taken)
             completed += taken
             t.epoch += taken
             t.updates += taken

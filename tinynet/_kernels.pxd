@@ -198,10 +198,14 @@ cdef extern from "tinynet_road_tiny.hh" namespace "tinynet::small" nogil:
         kRunDiverged
         kRunPaused
 
+    cdef struct History:
+        double* at
+        Py_ssize_t row_stride
+        Py_ssize_t column_stride
+
     RunEnd run_tiny[T](Isa isa, const Fit[T]& plan, const T* X, const T* y, Py_ssize_t n,
                        T* weights, Py_ssize_t epochs, const double* rates, double rate,
-                       double* history, Py_ssize_t history_stride, SignalClock* clock,
-                       Py_ssize_t* completed) noexcept
+                       History history, SignalClock* clock, Py_ssize_t* completed) noexcept
 
 
 cdef extern from "tinynet_road_members.hh" namespace "tinynet::members" nogil:
